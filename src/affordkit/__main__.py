@@ -1,0 +1,3 @@
+from affordkit.cli import entry
+
+entry()

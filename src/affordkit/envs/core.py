@@ -1,0 +1,211 @@
+"""The batched simulator behind every tabletop env: N tables stepped and rendered in NumPy calls.
+
+Knows nothing of Gymnasium; `tabletop.py` puts the single and the vector Gymnasium API on top.
+Each environment i draws its episodes from its own generator, so environment i of a batch seeded
+with s behaves exactly like a single environment seeded with s + i.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from affordkit.envs.config import TabletopConfig
+from affordkit.envs.physics import Walls, is_valid, step_bodies
+from affordkit.envs.render import Camera, render_bodies
+from affordkit.errors import ConfigError, InvalidActionError, InvalidStateError
+from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE
+
+MAX_PLACEMENT_TRIES = 10_000
+
+
+def goal_metrics(config: TabletopConfig, achieved: np.ndarray, desired: np.ndarray) -> dict[str, np.ndarray]:
+    """Task-space metrics for goals of shape (..., goal_dim): the effector's distance to its goal,
+    the mean object distance, and success (effector and every object within their thresholds)."""
+    a = np.asarray(achieved, dtype=np.float64)
+    d = np.asarray(desired, dtype=np.float64)
+    if a.shape[-1] != config.goal_dim or d.shape[-1] != config.goal_dim:
+        raise InvalidStateError(
+            f"goals must have last dimension {config.goal_dim} for {config.task}; got {a.shape} and {d.shape}"
+        )
+    diff = (a - d).reshape(*np.broadcast_shapes(a.shape, d.shape)[:-1], 1 + config.num_objects, 2)
+    dist = np.sqrt((diff**2).sum(axis=-1))
+    hand = dist[..., 0]
+    success = hand < config.hand_success_threshold
+    out = {"hand_distance": hand}
+    if config.num_objects:
+        objects = dist[..., 1:]
+        out["object_distance"] = objects.mean(axis=-1)
+        success = success & np.all(objects < config.object_success_threshold, axis=-1)
+    out["success"] = success
+    return out
+
+
+def reward_from_metrics(config: TabletopConfig, metrics: dict[str, np.ndarray]) -> np.ndarray:
+    if config.reward_type == "sparse":
+        return metrics["success"].astype(np.float64) - 1.0
+    total = metrics["hand_distance"]
+    if config.num_objects:
+        total = total + config.num_objects * metrics["object_distance"]
+    return -total
+
+
+class TabletopCore:
+    """State of N tabletop environments: body positions, shapes, colours and goals."""
+
+    def __init__(self, config: TabletopConfig, num_envs: int) -> None:
+        if not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ConfigError(f"num_envs={num_envs!r}: expected a positive integer")
+        self.config = config
+        self.num_envs = n = int(num_envs)
+        k = config.num_objects
+        self.walls = Walls.from_tuples(config.walls)
+        self.camera = Camera(config.image_size, config.table_half, config.camera_center, config.camera_zoom)
+        self.pos = np.zeros((n, 1 + k, 2))  # body 0 is the effector
+        self.half = np.zeros((n, 1 + k, 2))
+        self.radius = np.zeros((n, 1 + k))
+        self.radius[:, 0] = config.hand_radius
+        self.colors = np.zeros((n, 1 + k, 3), dtype=np.uint8)
+        self.colors[:, 0] = config.hand_color
+        self.shape_index = np.zeros((n, k), dtype=np.int64)  # into config.object_shapes
+        self.color_index = np.zeros((n, k), dtype=np.int64)  # into config.palette
+        self.goal = np.zeros((n, config.goal_dim))
+        self.background = self._draw_background()
+        self.rngs: list[np.random.Generator] = [np.random.default_rng() for _ in range(n)]
+
+    # ----------------------------------------------------------------------------------- episodes
+    def reset(self, mask: np.ndarray) -> None:
+        """Start a new episode in every environment where ``mask`` (N,) is true."""
+        for i in np.flatnonzero(mask):
+            self._reset_one(int(i))
+
+    def _reset_one(self, i: int) -> None:
+        cfg, rng, k = self.config, self.rngs[i], self.config.num_objects
+        if cfg.randomize_appearance:
+            self.shape_index[i] = rng.integers(len(cfg.object_shapes), size=k)
+            self.color_index[i] = rng.permutation(len(cfg.palette))[:k]
+        else:
+            self.shape_index[i] = np.arange(k) % len(cfg.object_shapes)
+            self.color_index[i] = np.arange(k) % len(cfg.palette)
+        for j in range(k):
+            disc = cfg.object_shapes[self.shape_index[i, j]] == "disc"
+            self.radius[i, 1 + j] = cfg.disc_radius if disc else 0.0
+            self.half[i, 1 + j] = 0.0 if disc else cfg.box_half
+            self.colors[i, 1 + j] = cfg.palette[self.color_index[i, j]]
+        if cfg.reset_mode == "fixed":
+            start = np.array([cfg.hand_reset, *cfg.object_resets[:k]], dtype=np.float64)
+            if not is_valid(start[None], self.half[i : i + 1], self.radius[i : i + 1], self.walls, cfg.table_half)[0]:
+                raise ConfigError(
+                    f"the fixed start positions {start.tolist()} overlap each other, a wall or the table "
+                    "edge; change hand_reset / object_resets"
+                )
+        else:
+            start = self._sample_valid(i)
+        self.pos[i] = start
+        self.goal[i] = self._sample_valid(i).reshape(-1)
+
+    def _sample_valid(self, i: int) -> np.ndarray:
+        """Uniform effector and object positions in their goal regions, redrawn until valid."""
+        cfg, rng, k = self.config, self.rngs[i], self.config.num_objects
+        for _ in range(MAX_PLACEMENT_TRIES):
+            hand = rng.uniform(-cfg.hand_goal_half, cfg.hand_goal_half, size=(1, 2))
+            objects = rng.uniform(-cfg.object_goal_half, cfg.object_goal_half, size=(k, 2))
+            candidate = np.concatenate([hand, objects])
+            if is_valid(candidate[None], self.half[i : i + 1], self.radius[i : i + 1], self.walls, cfg.table_half)[0]:
+                return candidate
+        raise ConfigError(
+            f"could not place {k} objects and the effector without overlap in {MAX_PLACEMENT_TRIES} tries; "
+            "enlarge the goal regions or use fewer or smaller objects"
+        )
+
+    # ----------------------------------------------------------------------------------- dynamics
+    def check_actions(self, actions: Any) -> np.ndarray:
+        """Actions as a float (N, 2) array; raises InvalidActionError on a bad shape, NaN or inf."""
+        try:
+            a = np.asarray(actions, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InvalidActionError(f"actions must be numbers, shape ({self.num_envs}, 2); got {actions!r}") from e
+        expected = (self.num_envs, 2)
+        if a.shape != expected and not (self.num_envs == 1 and a.shape == (2,)):
+            raise InvalidActionError(
+                f"actions must have shape {expected if self.num_envs > 1 else (2,)} (effector dx, dy in "
+                f"[-1, 1]); got shape {a.shape}"
+            )
+        a = a.reshape(expected)
+        if not np.all(np.isfinite(a)):
+            bad = sorted({int(i) for i in np.argwhere(~np.isfinite(a))[:, 0]})
+            raise InvalidActionError(f"actions hold NaN or infinite values (environments {bad}); actions must be finite")
+        return a
+
+    def step(self, actions: np.ndarray, moving: np.ndarray | None = None) -> None:
+        """Apply checked actions (N, 2), clipped to [-1, 1]; environments with ``moving`` false stay."""
+        delta = np.clip(actions, -1.0, 1.0) * self.config.action_scale
+        if moving is not None:
+            delta = delta * moving[:, None]
+        self.pos = step_bodies(
+            self.pos, self.half, self.radius, delta, self.walls, self.config.table_half, self.config.physics_iterations
+        )
+
+    # ------------------------------------------------------------------------------- observations
+    def state(self) -> np.ndarray:
+        """(N, 2 + 2K) float32: effector xy then each object's xy."""
+        return self.pos.reshape(self.num_envs, -1).astype(np.float32)
+
+    def observe(self) -> dict[str, np.ndarray]:
+        state = self.state()
+        return {
+            IMAGE: self.render_positions(self.pos, np.arange(self.num_envs)),
+            STATE: state,
+            ACHIEVED_GOAL: state.copy(),
+            DESIRED_GOAL: self.goal.astype(np.float32),
+        }
+
+    def render_positions(self, pos: np.ndarray, env_index: np.ndarray) -> np.ndarray:
+        """Images (M, H, W, 3) of bodies at ``pos`` (M, B, 2) with the shapes and colours of
+        environments ``env_index`` (M,)."""
+        return render_bodies(
+            self.background, pos, self.half[env_index], self.radius[env_index], self.colors[env_index], self.camera
+        )
+
+    def check_states(self, states: Any, env_index: np.ndarray) -> np.ndarray:
+        """States or goal states (M, goal_dim) as body positions (M, B, 2); raises InvalidStateError
+        on a bad shape, non-finite values, or bodies that overlap or leave the table."""
+        s = np.asarray(states, dtype=np.float64)
+        dim = self.config.goal_dim
+        if s.ndim != 2 or s.shape[1] != dim:
+            raise InvalidStateError(f"states must have shape (M, {dim}) (effector xy then object xy); got {s.shape}")
+        if not np.all(np.isfinite(s)):
+            raise InvalidStateError("states hold NaN or infinite values")
+        pos = s.reshape(len(s), -1, 2)
+        ok = is_valid(pos, self.half[env_index], self.radius[env_index], self.walls, self.config.table_half)
+        if not ok.all():
+            raise InvalidStateError(
+                f"states {np.flatnonzero(~ok).tolist()} are impossible: bodies overlap, cross a wall or leave "
+                f"the table [-{self.config.table_half}, {self.config.table_half}]^2"
+            )
+        return pos
+
+    def context(self) -> dict[str, np.ndarray]:
+        """What varies per episode besides positions: object colours (N, K, 3) and shapes (N, K)
+        as indices into ``config.object_shapes``."""
+        return {"object_colors": self.colors[:, 1:].copy(), "object_shapes": self.shape_index.copy()}
+
+    def _draw_background(self) -> np.ndarray:
+        cfg = self.config
+        size = cfg.image_size
+        table = np.empty((size, size, 3), dtype=np.uint8)
+        table[...] = cfg.background_color
+        if not self.walls.centers.size:
+            return table
+        w = len(self.walls)
+        wall_color = np.broadcast_to(np.array([90, 90, 96], dtype=np.uint8), (1, w, 3))
+        return render_bodies(
+            table, self.walls.centers[None], self.walls.halves[None], np.zeros((1, w)), wall_color, self.camera
+        )[0]
+
+
+def batched_goal_images(core: TabletopCore, goals: np.ndarray, env_index: np.ndarray) -> NDArray[np.uint8]:
+    """Images of the scenes of environments ``env_index`` set to ``goals`` (M, goal_dim)."""
+    return core.render_positions(core.check_states(goals, env_index), env_index)

@@ -1,0 +1,58 @@
+"""Shapes of the 2-D tabletop as rounded axis-aligned boxes, and the two queries on them.
+
+Every body (the point effector, discs, boxes, walls) is a *rounded box*: the set of points within
+``radius`` of an axis-aligned box of half-extents ``half``. A disc has ``half = 0``, a box has
+``radius = 0``. The Minkowski difference of two rounded boxes is again a rounded box (half-extents
+and radii add), so one formula gives the contact between any two bodies, whatever their shapes.
+All functions broadcast over leading dimensions and use no Python loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def penetration(
+    offset: FloatArray, half: FloatArray, radius: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Contact between two rounded boxes A and B.
+
+    Args:
+        offset: centre of B minus centre of A, shape (..., 2).
+        half: half-extents of A plus those of B, shape (..., 2).
+        radius: radius of A plus that of B, shape (...).
+
+    Returns:
+        ``(depth, normal)``: depth (...) is positive when the bodies overlap and is the distance B
+        must move along ``normal`` (..., 2), a unit vector from A towards B, to just touch A.
+    """
+    core = np.clip(offset, -half, half)
+    d = offset - core
+    dist = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+    outside = dist > 1e-12
+    normal_out = d / np.where(outside, dist, 1.0)[..., None]
+    # The centre of B lies inside the core box: leave along the axis of least overlap.
+    gap = half + radius[..., None] - np.abs(offset)
+    use_x = gap[..., 0] <= gap[..., 1]
+    sign = np.where(offset >= 0.0, 1.0, -1.0)
+    normal_in = np.stack([np.where(use_x, sign[..., 0], 0.0), np.where(use_x, 0.0, sign[..., 1])], axis=-1)
+    depth = np.where(outside, radius - dist, np.where(use_x, gap[..., 0], gap[..., 1]))
+    normal = np.where(outside[..., None], normal_out, normal_in)
+    return depth, normal
+
+
+def signed_distance(point: FloatArray, half: FloatArray, radius: FloatArray) -> FloatArray:
+    """Signed distance (negative inside) from ``point`` (..., 2), relative to the body's centre, to
+    a rounded box with half-extents ``half`` (..., 2) and ``radius`` (...)."""
+    q = np.abs(point) - half
+    outer = np.sqrt(np.maximum(q[..., 0], 0.0) ** 2 + np.maximum(q[..., 1], 0.0) ** 2)
+    inner = np.minimum(np.maximum(q[..., 0], q[..., 1]), 0.0)
+    return outer + inner - radius
+
+
+def extent(half: FloatArray, radius: FloatArray) -> FloatArray:
+    """Half-size of a body's bounding box along each axis, shape (..., 2)."""
+    return half + radius[..., None]

@@ -1,0 +1,1 @@
+"""Method pipelines: one module per method, one function per phase."""
