@@ -2,7 +2,8 @@
 
 Body 0 of every environment is the effector; bodies 1.. are movable objects. The effector moves by
 the commanded displacement; whatever it overlaps is pushed out along the contact normal; objects
-push each other (each taking half of the correction) for a few Jacobi iterations; bodies are kept on
+push each other (the one farther from the effector gives way, so chains move together; then, for
+chains stuck against a wall, the nearer one) for a few Jacobi iterations; bodies are kept on
 the table and out of walls; finally the effector is pushed back out of objects that could not give
 way (an object against a wall). If any overlap is left after that, the environment's whole step is
 undone, so the invariants (no two bodies overlap, every body on the table and outside every wall)
@@ -92,14 +93,34 @@ def is_valid(pos: FloatArray, half: FloatArray, radius: FloatArray, walls: Walls
     return ok
 
 
-def _push_weights(num_bodies: int) -> FloatArray:
-    """weights[i, j]: the share of the (i, j) overlap that body j takes. The effector (0) never
-    gives way to an object here; objects split their mutual overlaps evenly."""
-    w = np.full((num_bodies, num_bodies), 0.5)
-    w[0, :] = 1.0
-    w[:, 0] = 0.0
-    np.fill_diagonal(w, 0.0)
-    return w
+def _push_weights(pos: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Who gives way in each contact, (N, B, B, 1) each: ``forward[n, i, j] = 1`` when body j is
+    pushed away from body i because i is nearer the effector (the effector pushes everything), so a
+    chain of objects moves as a chain; ``backward`` lets the nearer object yield instead, for chains
+    that end against a wall or the table edge. The effector never moves in either."""
+    num_bodies = pos.shape[1]
+    dist = np.sqrt(((pos - pos[:, :1]) ** 2).sum(-1))  # (N, B) distance from the effector
+    index = np.arange(num_bodies)
+    nearer = (dist[:, :, None] < dist[:, None, :]) | (
+        (dist[:, :, None] == dist[:, None, :]) & (index[:, None] < index[None, :])
+    )
+    forward = nearer.astype(np.float64)
+    forward[:, 0, 1:] = 1.0
+    forward[:, :, 0] = 0.0
+    backward = np.swapaxes(forward, 1, 2).copy()
+    backward[:, 0, :] = 0.0
+    backward[:, :, 0] = 0.0
+    return forward[..., None], backward[..., None]
+
+
+def _resolve_objects(
+    pos: FloatArray, half: FloatArray, radius: FloatArray, ext: FloatArray, weights: FloatArray, walls: Walls, table_half: float
+) -> FloatArray:
+    depth, normal = pair_overlaps(pos, half, radius)
+    new = pos + (normal * (np.maximum(depth, 0.0)[..., None] * weights)).sum(axis=1)
+    new[:, 1:] = keep_on_table(new[:, 1:], ext[:, 1:], table_half)
+    new[:, 1:] = push_out_of_walls(new[:, 1:], half[:, 1:], radius[:, 1:], walls)
+    return new
 
 
 def step_bodies(
@@ -126,15 +147,14 @@ def step_bodies(
     new[:, 0] += effector_delta
     new[:, :1] = keep_on_table(new[:, :1], ext[:, :1], table_half)
     new[:, :1] = push_out_of_walls(new[:, :1], half[:, :1], radius[:, :1], walls)
-    num_bodies = pos.shape[1]
-    if num_bodies > 1:
-        weights = _push_weights(num_bodies)[None, :, :, None]
-        for _ in range(iterations):
-            depth, normal = pair_overlaps(new, half, radius)
-            shift = (normal * (np.maximum(depth, 0.0)[..., None] * weights)).sum(axis=1)
-            new = new + shift
-            new[:, 1:] = keep_on_table(new[:, 1:], ext[:, 1:], table_half)
-            new[:, 1:] = push_out_of_walls(new[:, 1:], half[:, 1:], radius[:, 1:], walls)
+    num_objects = pos.shape[1] - 1
+    if num_objects:
+        # a push travels at most one body further per iteration, so a chain of K objects needs K
+        forward, backward = _push_weights(new)
+        for _ in range(min(iterations, num_objects)):
+            new = _resolve_objects(new, half, radius, ext, forward, walls, table_half)
+        for _ in range(min(iterations, num_objects - 1)):
+            new = _resolve_objects(new, half, radius, ext, backward, walls, table_half)
         # Objects that could not give way push the effector back.
         depth, normal = pair_overlaps(new, half, radius)
         new[:, 0] -= (normal[:, 0, 1:] * np.maximum(depth[:, 0, 1:], 0.0)[..., None]).sum(axis=1)

@@ -59,7 +59,10 @@ def solve(core: TabletopCore, state: np.ndarray, goal: np.ndarray) -> np.ndarray
         contact = cfg.hand_radius + np.where(is_box, core.half[:, 1:, 0], core.radius[:, 1:])  # (N, K)
         placed = np.sqrt(((object_goals - objects) ** 2).sum(-1)) < PLACED_FRACTION * cfg.object_success_threshold
         pushing = ~placed.all(axis=1)
-        active = np.argmax(~placed, axis=1)  # first unplaced object
+        blocked = _path_blocked(objects, object_goals, contact, cfg.hand_radius)
+        # first unplaced object whose way to its goal is clear, else the first unplaced one
+        free = ~placed & ~blocked
+        active = np.where(free.any(axis=1), np.argmax(free, axis=1), np.argmax(~placed, axis=1))
         rows = np.arange(n)
         push_target = _push_target(
             hand, objects[rows, active], object_goals[rows, active], is_box[rows, active], contact[rows, active], cfg.action_scale
@@ -68,6 +71,25 @@ def solve(core: TabletopCore, state: np.ndarray, goal: np.ndarray) -> np.ndarray
         target = np.where(pushing[:, None], push_target, free_target)
     step = (target - hand) / cfg.action_scale
     return step / np.maximum(1.0, np.abs(step).max(axis=1, keepdims=True))
+
+
+def _path_blocked(objects: np.ndarray, goals: np.ndarray, contact: np.ndarray, hand_radius: float) -> np.ndarray:
+    """(N, K): another object lies on the strip that object k and the effector behind it would
+    sweep on the way to k's goal."""
+    u = _unit(goals - objects)  # (N, K, 2)
+    start = objects - u * contact[..., None]
+    seg = goals - start  # (N, K, 2)
+    seg_len2 = np.maximum((seg**2).sum(-1), 1e-12)
+    rel = objects[:, None, :, :] - start[:, :, None, :]  # (N, K, J, 2): object j from k's start
+    t = np.clip((rel * seg[:, :, None, :]).sum(-1) / seg_len2[:, :, None], 0.0, 1.0)
+    closest = start[:, :, None, :] + t[..., None] * seg[:, :, None, :]
+    dist = np.sqrt(((objects[:, None, :, :] - closest) ** 2).sum(-1))
+    # the strip is about as wide as the effector; object j needs its own half-size more
+    clear = hand_radius + (contact - hand_radius)[:, None, :] + CLEARANCE
+    k = objects.shape[1]
+    hit = dist < clear
+    hit[:, np.arange(k), np.arange(k)] = False
+    return hit.any(axis=2)
 
 
 def _push_target(
