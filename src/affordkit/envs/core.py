@@ -77,44 +77,58 @@ class TabletopCore:
 
     # ----------------------------------------------------------------------------------- episodes
     def reset(self, mask: np.ndarray) -> None:
-        """Start a new episode in every environment where ``mask`` (N,) is true."""
-        for i in np.flatnonzero(mask):
-            self._reset_one(int(i))
+        """Start a new episode in every environment where ``mask`` (N,) is true.
 
-    def _reset_one(self, i: int) -> None:
-        cfg, rng, k = self.config, self.rngs[i], self.config.num_objects
-        if cfg.randomize_appearance:
-            self.shape_index[i] = rng.integers(len(cfg.object_shapes), size=k)
-            self.color_index[i] = rng.permutation(len(cfg.palette))[:k]
-        else:
-            self.shape_index[i] = np.arange(k) % len(cfg.object_shapes)
-            self.color_index[i] = np.arange(k) % len(cfg.palette)
-        for j in range(k):
-            disc = cfg.object_shapes[self.shape_index[i, j]] == "disc"
-            self.radius[i, 1 + j] = cfg.disc_radius if disc else 0.0
-            self.half[i, 1 + j] = 0.0 if disc else cfg.box_half
-            self.colors[i, 1 + j] = cfg.palette[self.color_index[i, j]]
+        Each environment draws, from its own generator and in this order: its objects' shapes and
+        colours, its start positions (``random`` reset mode), its goal; positions are redrawn until
+        valid. Validity is checked for all environments at once, but the draws of environment i do
+        not depend on the others, so a batch reproduces single environments exactly.
+        """
+        envs = np.flatnonzero(mask)
+        if not len(envs):
+            return
+        cfg, k = self.config, self.config.num_objects
+        for i in envs:
+            rng = self.rngs[i]
+            if cfg.randomize_appearance:
+                self.shape_index[i] = rng.integers(len(cfg.object_shapes), size=k)
+                self.color_index[i] = rng.permutation(len(cfg.palette))[:k]
+            else:
+                self.shape_index[i] = np.arange(k) % len(cfg.object_shapes)
+                self.color_index[i] = np.arange(k) % len(cfg.palette)
+        is_disc = np.array([s == "disc" for s in cfg.object_shapes])[self.shape_index[envs]]  # (M, K)
+        self.radius[envs, 1:] = np.where(is_disc, cfg.disc_radius, 0.0)
+        self.half[envs, 1:] = np.where(is_disc, 0.0, cfg.box_half)[..., None]
+        self.colors[envs, 1:] = np.asarray(cfg.palette, dtype=np.uint8)[self.color_index[envs]]
         if cfg.reset_mode == "fixed":
             start = np.array([cfg.hand_reset, *cfg.object_resets[:k]], dtype=np.float64)
-            if not is_valid(start[None], self.half[i : i + 1], self.radius[i : i + 1], self.walls, cfg.table_half)[0]:
+            starts = np.broadcast_to(start, (len(envs), *start.shape))
+            if not is_valid(starts, self.half[envs], self.radius[envs], self.walls, cfg.table_half).all():
                 raise ConfigError(
                     f"the fixed start positions {start.tolist()} overlap each other, a wall or the table "
                     "edge; change hand_reset / object_resets"
                 )
+            self.pos[envs] = start
         else:
-            start = self._sample_valid(i)
-        self.pos[i] = start
-        self.goal[i] = self._sample_valid(i).reshape(-1)
+            self.pos[envs] = self._sample_valid(envs)
+        self.goal[envs] = self._sample_valid(envs).reshape(len(envs), -1)
 
-    def _sample_valid(self, i: int) -> np.ndarray:
-        """Uniform effector and object positions in their goal regions, redrawn until valid."""
-        cfg, rng, k = self.config, self.rngs[i], self.config.num_objects
+    def _sample_valid(self, envs: np.ndarray) -> np.ndarray:
+        """Uniform effector and object positions in their goal regions, (M, B, 2), each
+        environment redrawing from its own generator until its candidate is valid."""
+        cfg, k = self.config, self.config.num_objects
+        out = np.empty((len(envs), 1 + k, 2))
+        pending = np.arange(len(envs))
         for _ in range(MAX_PLACEMENT_TRIES):
-            hand = rng.uniform(-cfg.hand_goal_half, cfg.hand_goal_half, size=(1, 2))
-            objects = rng.uniform(-cfg.object_goal_half, cfg.object_goal_half, size=(k, 2))
-            candidate = np.concatenate([hand, objects])
-            if is_valid(candidate[None], self.half[i : i + 1], self.radius[i : i + 1], self.walls, cfg.table_half)[0]:
-                return candidate
+            for j in pending:
+                rng = self.rngs[envs[j]]
+                out[j, 0] = rng.uniform(-cfg.hand_goal_half, cfg.hand_goal_half, size=2)
+                out[j, 1:] = rng.uniform(-cfg.object_goal_half, cfg.object_goal_half, size=(k, 2))
+            rows = envs[pending]
+            ok = is_valid(out[pending], self.half[rows], self.radius[rows], self.walls, cfg.table_half)
+            pending = pending[~ok]
+            if not len(pending):
+                return out
         raise ConfigError(
             f"could not place {k} objects and the effector without overlap in {MAX_PLACEMENT_TRIES} tries; "
             "enlarge the goal regions or use fewer or smaller objects"
