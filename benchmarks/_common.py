@@ -46,5 +46,6 @@ def provenance_lines(meta: dict[str, Any]) -> list[str]:
         f"- command: `{meta['command']}`",
         f"- commit: `{meta['git_commit']}`{dirty}",
         f"- date: {meta['date']}",
-        f"- machine: {meta['cpu']}, {meta['cpu_count']} cores; Python {meta['python']}, NumPy {meta['numpy']}",
+        f"- machine: {meta['cpu']}, {meta['cpu_count']} cores",
+        f"- software: Python {meta['python']}, NumPy {meta['numpy']}, torch {meta['torch']}",
     ]

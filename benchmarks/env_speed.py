@@ -136,7 +136,9 @@ def measure(step: Stepper, seconds: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of one measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions (median reported)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 84])

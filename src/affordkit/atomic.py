@@ -42,7 +42,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
 
 def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     return write_bytes(path, buf.getvalue())
 
 

@@ -44,17 +44,26 @@ class EnvsShow:
 class Envs:
     """Environments: list them, or draw one."""
 
-    command: Annotated[EnvsList, tyro.conf.subcommand("list")] | Annotated[EnvsShow, tyro.conf.subcommand("show")]
+    command: (
+        Annotated[EnvsList, tyro.conf.subcommand("list")] | Annotated[EnvsShow, tyro.conf.subcommand("show")]
+    )
 
 
-Command = Annotated[Envs, tyro.conf.subcommand("envs")] | Annotated[
-    QuickstartConfig, tyro.conf.subcommand("quickstart", description="Collect a little random data on an env, draw it, and write a run folder with a report.")
-]
+Command = (
+    Annotated[Envs, tyro.conf.subcommand("envs")]
+    | Annotated[
+        QuickstartConfig,
+        tyro.conf.subcommand(
+            "quickstart",
+            description="Collect a little random data on an env, draw it, write a run folder with a report.",
+        ),
+    ]
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     cmd = tyro.cli(
-        Command,  # type: ignore[arg-type]
+        Command,
         args=argv,
         prog="affordkit",
         description="affordkit: goal-conditioned robot learning from pixels.",

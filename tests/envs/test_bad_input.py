@@ -8,7 +8,13 @@ import pytest
 
 import affordkit  # noqa: F401
 from affordkit.envs import TabletopEnv, make_env, make_vector_env, resolve
-from affordkit.errors import ConfigError, InvalidActionError, InvalidSeedError, InvalidStateError, UnknownNameError
+from affordkit.errors import (
+    ConfigError,
+    InvalidActionError,
+    InvalidSeedError,
+    InvalidStateError,
+    UnknownNameError,
+)
 
 
 @pytest.fixture

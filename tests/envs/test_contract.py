@@ -12,7 +12,10 @@ from affordkit.envs import ENVS, ScriptedSolver, make_env
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, OBSERVATION_KEYS, STATE
 
 WALLS = ((0.0, 0.75, 0.5, 0.06), (-0.85, -0.3, 0.06, 0.4))
-SCENES = [(name, {}) for name in ENVS] + [("Push", {"walls": WALLS, "reset_mode": "random"}), ("MultiPush3", {"image_size": 84})]
+SCENES = [(name, {}) for name in ENVS] + [
+    ("Push", {"walls": WALLS, "reset_mode": "random"}),
+    ("MultiPush3", {"image_size": 84}),
+]
 IDS = [f"{n}-{'-'.join(map(str, o)) or 'default'}"[:40] for n, o in SCENES]
 
 
@@ -54,7 +57,7 @@ class TestContract:
     def test_deterministic_under_seed(self, name: str, overrides: dict) -> None:
         a = rollout(make_env(name, **overrides), seed=7, steps=20)
         b = rollout(make_env(name, **overrides), seed=7, steps=20)
-        for (oa, ra, ia), (ob, rb, ib) in zip(a, b, strict=True):
+        for (oa, ra, _), (ob, rb, _) in zip(a, b, strict=True):
             for key in OBSERVATION_KEYS:
                 np.testing.assert_array_equal(oa[key], ob[key])
             assert ra == rb
@@ -62,7 +65,9 @@ class TestContract:
         assert not np.array_equal(a[0][0][DESIRED_GOAL], c[0][0][DESIRED_GOAL])
 
     @pytest.mark.parametrize("reward_type", ["sparse", "dense"])
-    def test_batched_compute_reward_equals_step_reward(self, name: str, overrides: dict, reward_type: str) -> None:
+    def test_batched_compute_reward_equals_step_reward(
+        self, name: str, overrides: dict, reward_type: str
+    ) -> None:
         env = make_env(name, reward_type=reward_type, **overrides)
         steps = rollout(env, seed=1, steps=30)[1:]
         achieved = np.stack([o[ACHIEVED_GOAL] for o, _, _ in steps])
@@ -82,7 +87,9 @@ class TestContract:
         np.testing.assert_array_equal(env.get_state(), before)  # render_goal leaves the env as it was
         np.testing.assert_array_equal(env.set_state(obs[DESIRED_GOAL])[IMAGE], goal_image)
         np.testing.assert_array_equal(env.render_goal(obs[DESIRED_GOAL][None])[0], goal_image)
-        assert env.compute_reward(env.get_state(), obs[DESIRED_GOAL]) == 0.0 or env.config.reward_type == "dense"
+        assert (
+            env.compute_reward(env.get_state(), obs[DESIRED_GOAL]) == 0.0 or env.config.reward_type == "dense"
+        )
 
     def test_scripted_solver_reaches_most_goals(self, name: str, overrides: dict) -> None:
         env = affordkit.envs.make_vector_env(name, 24, autoreset_mode="disabled", **overrides)

@@ -79,7 +79,9 @@ def test_signed_distance_sign(px, py, size, box) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.sampled_from(["Push", "MultiPush", "MultiPush3", "ColorPush"]), st.integers(0, 2**31), st.booleans())
+@given(
+    st.sampled_from(["Push", "MultiPush", "MultiPush3", "ColorPush"]), st.integers(0, 2**31), st.booleans()
+)
 def test_bodies_never_overlap_leave_the_table_or_enter_walls(name, seed, with_walls) -> None:
     walls = ((0.0, 0.55, 0.45, 0.05), (-0.7, -0.4, 0.05, 0.3)) if with_walls else ()
     env = make_vector_env(name, 8, walls=walls, reset_mode="random", autoreset_mode="disabled")

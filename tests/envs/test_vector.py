@@ -37,7 +37,9 @@ def test_env_i_of_a_batch_replays_a_single_env_seeded_s_plus_i(name: str) -> Non
     for t in range(2 * horizon + 3):  # crosses two auto-resets
         for i in range(n):
             for key in OBSERVATION_KEYS:
-                np.testing.assert_array_equal(obs[key][i], single_obs[i][key], err_msg=f"step {t} env {i} {key}")
+                np.testing.assert_array_equal(
+                    obs[key][i], single_obs[i][key], err_msg=f"step {t} env {i} {key}"
+                )
         actions = rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
         obs, rewards, _, truncated, _ = envs.step(actions)
         for i, e in enumerate(singles):
@@ -69,7 +71,7 @@ def test_same_step_autoreset_returns_final_observation_in_info() -> None:
     envs = make_vector_env("Push", 2, max_episode_steps=3, autoreset_mode="same_step")
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     envs.reset(seed=0)
-    for t in range(3):
+    for _ in range(3):
         obs, rewards, _, truncated, info = envs.step(np.full((2, 2), 0.5))
     assert truncated.all() and info["_final_obs"].all()
     final = info["final_obs"]

@@ -97,7 +97,8 @@ class TabletopConfig:
     def __post_init__(self) -> None:
         if self.image_size not in SUPPORTED_IMAGE_SIZES:
             raise ConfigError(
-                f"image_size={self.image_size!r} is not supported; accepted values: {list(SUPPORTED_IMAGE_SIZES)}"
+                f"image_size={self.image_size!r} is not supported; "
+                f"accepted values: {list(SUPPORTED_IMAGE_SIZES)}"
             )
         if not isinstance(self.num_objects, int) or not 0 <= self.num_objects <= 8:
             raise ConfigError(f"num_objects={self.num_objects!r}: expected an integer in [0, 8]")

@@ -63,7 +63,7 @@ class TabletopCore:
         k = config.num_objects
         self.walls = Walls.from_tuples(config.walls)
         self.camera = Camera(config.image_size, config.table_half, config.camera_center, config.camera_zoom)
-        self.pos = np.zeros((n, 1 + k, 2))  # body 0 is the effector
+        self.pos: np.ndarray = np.zeros((n, 1 + k, 2))  # (N, B, 2) body centres; body 0 is the effector
         self.half = np.zeros((n, 1 + k, 2))
         self.radius = np.zeros((n, 1 + k))
         self.radius[:, 0] = config.hand_radius
@@ -140,7 +140,9 @@ class TabletopCore:
         try:
             a = np.asarray(actions, dtype=np.float64)
         except (TypeError, ValueError) as e:
-            raise InvalidActionError(f"actions must be numbers, shape ({self.num_envs}, 2); got {actions!r}") from e
+            raise InvalidActionError(
+                f"actions must be numbers, shape ({self.num_envs}, 2); got {actions!r}"
+            ) from e
         expected = (self.num_envs, 2)
         if a.shape != expected and not (self.num_envs == 1 and a.shape == (2,)):
             raise InvalidActionError(
@@ -150,7 +152,9 @@ class TabletopCore:
         a = a.reshape(expected)
         if not np.all(np.isfinite(a)):
             bad = sorted({int(i) for i in np.argwhere(~np.isfinite(a))[:, 0]})
-            raise InvalidActionError(f"actions hold NaN or infinite values (environments {bad}); actions must be finite")
+            raise InvalidActionError(
+                f"actions hold NaN or infinite values (environments {bad}); actions must be finite"
+            )
         return a
 
     def step(self, actions: np.ndarray, moving: np.ndarray | None = None) -> None:
@@ -159,7 +163,13 @@ class TabletopCore:
         if moving is not None:
             delta = delta * moving[:, None]
         self.pos = step_bodies(
-            self.pos, self.half, self.radius, delta, self.walls, self.config.table_half, self.config.physics_iterations
+            self.pos,
+            self.half,
+            self.radius,
+            delta,
+            self.walls,
+            self.config.table_half,
+            self.config.physics_iterations,
         )
 
     # ------------------------------------------------------------------------------- observations
@@ -180,7 +190,12 @@ class TabletopCore:
         """Images (M, H, W, 3) of bodies at ``pos`` (M, B, 2) with the shapes and colours of
         environments ``env_index`` (M,)."""
         return render_bodies(
-            self.background, pos, self.half[env_index], self.radius[env_index], self.colors[env_index], self.camera
+            self.background,
+            pos,
+            self.half[env_index],
+            self.radius[env_index],
+            self.colors[env_index],
+            self.camera,
         )
 
     def check_states(self, states: Any, env_index: np.ndarray) -> np.ndarray:
@@ -189,14 +204,17 @@ class TabletopCore:
         s = np.asarray(states, dtype=np.float64)
         dim = self.config.goal_dim
         if s.ndim != 2 or s.shape[1] != dim:
-            raise InvalidStateError(f"states must have shape (M, {dim}) (effector xy then object xy); got {s.shape}")
+            raise InvalidStateError(
+                f"states must have shape (M, {dim}) (effector xy then object xy); got {s.shape}"
+            )
         if not np.all(np.isfinite(s)):
             raise InvalidStateError("states hold NaN or infinite values")
         pos = s.reshape(len(s), -1, 2)
         ok = is_valid(pos, self.half[env_index], self.radius[env_index], self.walls, self.config.table_half)
         if not ok.all():
             raise InvalidStateError(
-                f"states {np.flatnonzero(~ok).tolist()} are impossible: bodies overlap, cross a wall or leave "
+                f"states {np.flatnonzero(~ok).tolist()} are impossible: bodies overlap, cross a wall or "
+                "leave "
                 f"the table [-{self.config.table_half}, {self.config.table_half}]^2"
             )
         return pos
@@ -216,7 +234,12 @@ class TabletopCore:
         w = len(self.walls)
         wall_color = np.broadcast_to(np.array([90, 90, 96], dtype=np.uint8), (1, w, 3))
         return render_bodies(
-            table, self.walls.centers[None], self.walls.halves[None], np.zeros((1, w)), wall_color, self.camera
+            table,
+            self.walls.centers[None],
+            self.walls.halves[None],
+            np.zeros((1, w)),
+            wall_color,
+            self.camera,
         )[0]
 
 

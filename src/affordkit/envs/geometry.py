@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+FloatArray = NDArray[np.floating]
 
 
-def penetration(
-    offset: FloatArray, half: FloatArray, radius: FloatArray
-) -> tuple[FloatArray, FloatArray]:
+def penetration(offset: FloatArray, half: FloatArray, radius: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Contact between two rounded boxes A and B.
 
     Args:

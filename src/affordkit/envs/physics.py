@@ -48,7 +48,9 @@ def pair_overlaps(pos: FloatArray, half: FloatArray, radius: FloatArray) -> tupl
     diagonal is set to -inf.
     """
     offset = pos[:, None, :, :] - pos[:, :, None, :]
-    depth, normal = penetration(offset, half[:, :, None, :] + half[:, None, :, :], radius[:, :, None] + radius[:, None, :])
+    depth, normal = penetration(
+        offset, half[:, :, None, :] + half[:, None, :, :], radius[:, :, None] + radius[:, None, :]
+    )
     b = pos.shape[1]
     depth[:, np.arange(b), np.arange(b)] = -np.inf
     return depth, normal
@@ -61,7 +63,9 @@ def wall_overlaps(
     the wall to the body)."""
     offset = pos[:, :, None, :] - walls.centers[None, None, :, :]
     depth, normal = penetration(
-        offset, half[:, :, None, :] + walls.halves[None, None, :, :], np.broadcast_to(radius[:, :, None], offset.shape[:-1])
+        offset,
+        half[:, :, None, :] + walls.halves[None, None, :, :],
+        np.broadcast_to(radius[:, :, None], offset.shape[:-1]),
     )
     return depth, normal
 
@@ -79,7 +83,9 @@ def push_out_of_walls(pos: FloatArray, half: FloatArray, radius: FloatArray, wal
     return pos + (normal * np.maximum(depth, 0.0)[..., None]).sum(axis=2)
 
 
-def is_valid(pos: FloatArray, half: FloatArray, radius: FloatArray, walls: Walls, table_half: float) -> np.ndarray:
+def is_valid(
+    pos: FloatArray, half: FloatArray, radius: FloatArray, walls: Walls, table_half: float
+) -> np.ndarray:
     """Per environment (N,): no two bodies overlap, every body is on the table and outside walls."""
     ok = np.ones(pos.shape[0], dtype=bool)
     if pos.shape[1] > 1:
@@ -114,7 +120,13 @@ def _push_weights(pos: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _resolve_objects(
-    pos: FloatArray, half: FloatArray, radius: FloatArray, ext: FloatArray, weights: FloatArray, walls: Walls, table_half: float
+    pos: FloatArray,
+    half: FloatArray,
+    radius: FloatArray,
+    ext: FloatArray,
+    weights: FloatArray,
+    walls: Walls,
+    table_half: float,
 ) -> FloatArray:
     depth, normal = pair_overlaps(pos, half, radius)
     new = pos + (normal * (np.maximum(depth, 0.0)[..., None] * weights)).sum(axis=1)

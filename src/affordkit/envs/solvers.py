@@ -43,7 +43,9 @@ class ScriptedSolver:
         state = np.asarray(obs[STATE], dtype=np.float64)
         goal = np.asarray(obs[DESIRED_GOAL], dtype=np.float64)
         single = state.ndim == 1
-        action = solve(self._core, state.reshape(self._core.num_envs, -1), goal.reshape(self._core.num_envs, -1))
+        action = solve(
+            self._core, state.reshape(self._core.num_envs, -1), goal.reshape(self._core.num_envs, -1)
+        )
         return action[0].astype(np.float32) if single else action.astype(np.float32)
 
 
@@ -57,7 +59,9 @@ def solve(core: TabletopCore, state: np.ndarray, goal: np.ndarray) -> np.ndarray
         objects, object_goals = state[:, 2:].reshape(n, k, 2), goal[:, 2:].reshape(n, k, 2)
         is_box = core.half[:, 1:, 0] > 0  # (N, K)
         contact = cfg.hand_radius + np.where(is_box, core.half[:, 1:, 0], core.radius[:, 1:])  # (N, K)
-        placed = np.sqrt(((object_goals - objects) ** 2).sum(-1)) < PLACED_FRACTION * cfg.object_success_threshold
+        placed = (
+            np.sqrt(((object_goals - objects) ** 2).sum(-1)) < PLACED_FRACTION * cfg.object_success_threshold
+        )
         pushing = ~placed.all(axis=1)
         blocked = _path_blocked(objects, object_goals, contact, cfg.hand_radius)
         # first unplaced object whose way to its goal is clear, else the first unplaced one
@@ -65,7 +69,12 @@ def solve(core: TabletopCore, state: np.ndarray, goal: np.ndarray) -> np.ndarray
         active = np.where(free.any(axis=1), np.argmax(free, axis=1), np.argmax(~placed, axis=1))
         rows = np.arange(n)
         push_target = _push_target(
-            hand, objects[rows, active], object_goals[rows, active], is_box[rows, active], contact[rows, active], cfg.action_scale
+            hand,
+            objects[rows, active],
+            object_goals[rows, active],
+            is_box[rows, active],
+            contact[rows, active],
+            cfg.action_scale,
         )
         free_target = _go_round(hand, hand_goal, objects, contact + CLEARANCE)
         target = np.where(pushing[:, None], push_target, free_target)
@@ -73,7 +82,9 @@ def solve(core: TabletopCore, state: np.ndarray, goal: np.ndarray) -> np.ndarray
     return step / np.maximum(1.0, np.abs(step).max(axis=1, keepdims=True))
 
 
-def _path_blocked(objects: np.ndarray, goals: np.ndarray, contact: np.ndarray, hand_radius: float) -> np.ndarray:
+def _path_blocked(
+    objects: np.ndarray, goals: np.ndarray, contact: np.ndarray, hand_radius: float
+) -> np.ndarray:
     """(N, K): another object lies on the strip that object k and the effector behind it would
     sweep on the way to k's goal."""
     u = _unit(goals - objects)  # (N, K, 2)
@@ -93,7 +104,12 @@ def _path_blocked(objects: np.ndarray, goals: np.ndarray, contact: np.ndarray, h
 
 
 def _push_target(
-    hand: np.ndarray, obj: np.ndarray, obj_goal: np.ndarray, is_box: np.ndarray, contact: np.ndarray, scale: float
+    hand: np.ndarray,
+    obj: np.ndarray,
+    obj_goal: np.ndarray,
+    is_box: np.ndarray,
+    contact: np.ndarray,
+    scale: float,
 ) -> np.ndarray:
     """Where the effector should head to push ``obj`` towards ``obj_goal`` (all (N, 2) / (N,))."""
     along_x_first = is_box & (np.abs(obj_goal[:, 0] - obj[:, 0]) > 0.02)

@@ -53,7 +53,9 @@ def check_seed(seed: Any) -> None:
     if seed is None:
         return
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise InvalidSeedError(f"seed={seed!r}: a seed must be a non-negative integer (or None for a random one)")
+        raise InvalidSeedError(
+            f"seed={seed!r}: a seed must be a non-negative integer (or None for a random one)"
+        )
 
 
 def _spaces_and_metadata(config: TabletopConfig) -> tuple[spaces.Dict, spaces.Box]:
@@ -65,12 +67,14 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, task: str | TabletopConfig = "Push", render_mode: str | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, task: str | TabletopConfig = "Push", render_mode: str | None = None, **overrides: Any
+    ) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ConfigError(f"render_mode={render_mode!r}; accepted values: [None, 'rgb_array']")
         self.config = make_config(task, **overrides)
         self.render_mode = render_mode
-        self.observation_space, self.action_space = _spaces_and_metadata(self.config)
+        self.observation_space, self.action_space = _spaces_and_metadata(self.config)  # type: ignore[assignment]
         self._core = TabletopCore(self.config, 1)
         self._obs: dict[str, np.ndarray] | None = None
 
@@ -84,7 +88,9 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         check_seed(seed)
         if options:
-            raise ConfigError(f"reset options {sorted(options)} are not supported by {self.config.task}; pass None")
+            raise ConfigError(
+                f"reset options {sorted(options)} are not supported by {self.config.task}; pass None"
+            )
         super().reset(seed=seed)
         self._core.rngs[0] = self.np_random
         self._core.reset(np.ones(1, dtype=bool))
@@ -98,12 +104,14 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         reward = float(self.compute_reward(obs[ACHIEVED_GOAL], obs[DESIRED_GOAL], info))
         return obs, reward, False, False, info
 
-    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None) -> np.ndarray:
+    def compute_reward(
+        self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
+    ) -> np.ndarray:
         """Reward for goals of any batch shape (..., goal_dim): the env's reward as if ``achieved_goal``
         were reached while ``desired_goal`` was the goal. ``info`` is unused."""
         return reward_from_metrics(self.config, goal_metrics(self.config, achieved_goal, desired_goal))
 
-    def render(self) -> np.ndarray:  # type: ignore[override]
+    def render(self) -> np.ndarray:
         self._need_reset()
         assert self._obs is not None
         return self._obs[IMAGE].copy()
@@ -126,7 +134,9 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """Put the bodies at ``state`` (goal_dim,) and return the new observation; the goal, the
         episode's appearance and its step count stay. Raises InvalidStateError if impossible."""
         self._need_reset()
-        self._core.pos[0] = self._core.check_states(np.asarray(state).reshape(1, -1), np.zeros(1, dtype=np.int64))[0]
+        self._core.pos[0] = self._core.check_states(
+            np.asarray(state).reshape(1, -1), np.zeros(1, dtype=np.int64)
+        )[0]
         return self._observe()
 
     def context(self) -> dict[str, np.ndarray]:
@@ -225,7 +235,9 @@ class TabletopVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]
             return [int(seed) + i for i in range(count)]
         seeds = list(seed) if isinstance(seed, Sequence | np.ndarray) else [seed]
         if len(seeds) != count:
-            raise InvalidSeedError(f"got {len(seeds)} seeds for {count} environments being reset; give one each")
+            raise InvalidSeedError(
+                f"got {len(seeds)} seeds for {count} environments being reset; give one each"
+            )
         for s in seeds:
             check_seed(s)
         return [int(s) for s in seeds]
@@ -236,7 +248,9 @@ class TabletopVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]
         if self._obs is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         actions = self._core.check_actions(actions)
-        restarting = self._done if self._mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
+        restarting = (
+            self._done if self._mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
+        )
         if restarting.any():
             self._core.reset(restarting)
             self._steps[restarting] = 0
@@ -261,7 +275,9 @@ class TabletopVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]
             info.update({k: v for k, v in self._info(obs, with_context=True).items()})
         return obs, rewards, terminated, truncated, info
 
-    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None) -> np.ndarray:
+    def compute_reward(
+        self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
+    ) -> np.ndarray:
         """Vectorised reward for goals of any batch shape (..., goal_dim)."""
         return reward_from_metrics(self.config, goal_metrics(self.config, achieved_goal, desired_goal))
 
@@ -307,7 +323,11 @@ def _metrics_only(info: dict[str, Any]) -> dict[str, np.ndarray]:
 def _autoreset_mode(mode: str | AutoresetMode) -> AutoresetMode:
     if isinstance(mode, AutoresetMode):
         return mode
-    names = {"next_step": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP, "disabled": AutoresetMode.DISABLED}
+    names = {
+        "next_step": AutoresetMode.NEXT_STEP,
+        "same_step": AutoresetMode.SAME_STEP,
+        "disabled": AutoresetMode.DISABLED,
+    }
     key = str(mode).lower().replace("-", "_")
     if key not in names:
         raise ConfigError(f"autoreset_mode={mode!r}; accepted values: {sorted(names)}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import textwrap
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +16,9 @@ from affordkit import atomic
 
 def save_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     """Write a uint8 (H, W, 3) image."""
-    return atomic.write_bytes(path, iio.imwrite("<bytes>", np.asarray(image, dtype=np.uint8), extension=".png"))
+    return atomic.write_bytes(
+        path, iio.imwrite("<bytes>", np.asarray(image, dtype=np.uint8), extension=".png")
+    )
 
 
 def image_grid(images: np.ndarray, pad: int = 2, upscale: int = 1, pad_value: int = 255) -> np.ndarray:
@@ -54,7 +56,9 @@ def save_sheet(
 
     arr = np.asarray(images, dtype=np.uint8)
     rows, cols = arr.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.1 * rows + (0.5 if title else 0.2)), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.1 * cols, 2.1 * rows + (0.5 if title else 0.2)), squeeze=False
+    )
     for r in range(rows):
         for c in range(cols):
             ax = axes[r, c]

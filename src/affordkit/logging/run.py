@@ -62,7 +62,11 @@ def git_commit(cwd: str | os.PathLike[str] | None = None) -> tuple[str | None, b
             ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=where, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None, None
@@ -160,7 +164,9 @@ class RunLogger:
         suffix = "" if step is None else f"_{int(step):08d}"
         path = save_png(self.media_dir / f"{name}{suffix}.png", image)
         if self._writer is not None:
-            self._writer.add_image(name, np.asarray(image), 0 if step is None else int(step), dataformats="HWC")
+            self._writer.add_image(
+                name, np.asarray(image), 0 if step is None else int(step), dataformats="HWC"
+            )
         return path
 
     def close(self) -> None:

@@ -46,7 +46,9 @@ class QuickstartConfig:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
 
 
-def collect(env_name: str, episodes: int, seed: int, policy: str, image_size: int, progress: bool = True) -> dict[str, np.ndarray]:
+def collect(
+    env_name: str, episodes: int, seed: int, policy: str, image_size: int, progress: bool = True
+) -> dict[str, np.ndarray]:
     """One batch of whole episodes, time-major: images (T+1, N, H, W, 3) uint8, states and goals
     (T+1, N, D), actions (T, N, 2), and per-step success (T, N)."""
     env = make_vector_env(env_name, episodes, autoreset_mode="disabled", image_size=image_size)
@@ -55,8 +57,14 @@ def collect(env_name: str, episodes: int, seed: int, policy: str, image_size: in
     solver = ScriptedSolver(env)
     frames: dict[str, list[np.ndarray]] = {k: [obs[k]] for k in (IMAGE, STATE, DESIRED_GOAL)}
     actions, success, hand, objects = [], [], [], []
-    for _ in tqdm(range(env.config.max_episode_steps), desc=f"{policy} episodes", disable=not progress, leave=False):
-        act = rng.uniform(-1.0, 1.0, size=(episodes, 2)).astype(np.float32) if policy == "random" else solver.act(obs)
+    for _ in tqdm(
+        range(env.config.max_episode_steps), desc=f"{policy} episodes", disable=not progress, leave=False
+    ):
+        act = (
+            rng.uniform(-1.0, 1.0, size=(episodes, 2)).astype(np.float32)
+            if policy == "random"
+            else solver.act(obs)
+        )
         obs, _, _, _, info = env.step(act)
         for k in frames:
             frames[k].append(obs[k])
@@ -75,7 +83,9 @@ def run(cfg: QuickstartConfig, progress: bool = True) -> Path:
     """Run the quickstart; returns the path of the report."""
     entry = resolve(cfg.env)
     run_dir = make_run_dir(cfg.runs_dir, "quickstart", entry.name)
-    with RunLogger(run_dir, method="quickstart", env=entry.name, seed=cfg.seed, config=cfg, tensorboard=cfg.tensorboard) as log:
+    with RunLogger(
+        run_dir, method="quickstart", env=entry.name, seed=cfg.seed, config=cfg, tensorboard=cfg.tensorboard
+    ) as log:
         results: dict[str, dict[str, float]] = {}
         for policy in ("random", "scripted"):
             data = collect(entry.name, cfg.episodes, cfg.seed, policy, cfg.image_size, progress)
@@ -93,7 +103,13 @@ def run(cfg: QuickstartConfig, progress: bool = True) -> Path:
                 picks = data[IMAGE][:: max(1, data[IMAGE].shape[0] // 7)][:8, :6]  # (time, episode, ...)
                 log.log_image("random_episodes", image_grid(picks.swapaxes(0, 1), upscale=2))
         images, labels = showcase(entry.name, resets=4, seed=cfg.seed, image_size=cfg.image_size)
-        save_sheet(run_dir / "media" / "env.png", images, SHEET_COLUMNS, labels, title=f"{entry.name}: {entry.description}")
+        save_sheet(
+            run_dir / "media" / "env.png",
+            images,
+            SHEET_COLUMNS,
+            labels,
+            title=f"{entry.name}: {entry.description}",
+        )
     report = run_dir / "report.md"
     atomic.write_text(report, _report(cfg, entry.name, results))
     return report
@@ -115,7 +131,8 @@ def _report(cfg: QuickstartConfig, env: str, results: dict[str, Any]) -> str:
         "",
         f"Seed {cfg.seed}, {cfg.episodes} episodes per policy, {cfg.image_size}x{cfg.image_size} images.",
         "",
-        "| policy | episodes | env steps | final success rate | final hand distance | final object distance |",
+        "| policy | episodes | env steps | final success rate | final hand distance "
+        "| final object distance |",
         "|---|---|---|---|---|---|",
     ]
     for policy, r in results.items():
