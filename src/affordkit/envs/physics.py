@@ -105,6 +105,9 @@ def _push_weights(pos: FloatArray) -> tuple[FloatArray, FloatArray]:
     chain of objects moves as a chain; ``backward`` lets the nearer object yield instead, for chains
     that end against a wall or the table edge. The effector never moves in either."""
     num_bodies = pos.shape[1]
+    if num_bodies == 2:  # one object: the effector pushes it, nothing else
+        forward = np.array([[0.0, 1.0], [0.0, 0.0]])[None, :, :, None]
+        return forward, np.zeros_like(forward)
     dist = np.sqrt(((pos - pos[:, :1]) ** 2).sum(-1))  # (N, B) distance from the effector
     index = np.arange(num_bodies)
     nearer = (dist[:, :, None] < dist[:, None, :]) | (
@@ -160,16 +163,27 @@ def step_bodies(
     new[:, :1] = keep_on_table(new[:, :1], ext[:, :1], table_half)
     new[:, :1] = push_out_of_walls(new[:, :1], half[:, :1], radius[:, :1], walls)
     num_objects = pos.shape[1] - 1
-    if num_objects:
-        # a push travels at most one body further per iteration, so a chain of K objects needs K
-        forward, backward = _push_weights(new)
-        for _ in range(min(iterations, num_objects)):
-            new = _resolve_objects(new, half, radius, ext, forward, walls, table_half)
-        for _ in range(min(iterations, num_objects - 1)):
-            new = _resolve_objects(new, half, radius, ext, backward, walls, table_half)
-        # Objects that could not give way push the effector back.
-        depth, normal = pair_overlaps(new, half, radius)
-        new[:, 0] -= (normal[:, 0, 1:] * np.maximum(depth[:, 0, 1:], 0.0)[..., None]).sum(axis=1)
-        new[:, :1] = keep_on_table(new[:, :1], ext[:, :1], table_half)
-    ok = is_valid(new, half, radius, walls, table_half)
+    if not num_objects:
+        return np.where(is_valid(new, half, radius, walls, table_half)[:, None, None], new, pos)
+    # a push travels at most one body further per iteration, so a chain of K objects needs K
+    forward, backward = _push_weights(new)
+    for _ in range(min(iterations, num_objects)):
+        new = _resolve_objects(new, half, radius, ext, forward, walls, table_half)
+    for _ in range(min(iterations, num_objects - 1)):
+        new = _resolve_objects(new, half, radius, ext, backward, walls, table_half)
+    # Objects that could not give way push the effector back.
+    depth, normal = pair_overlaps(new, half, radius)
+    new[:, 0] -= (normal[:, 0, 1:] * np.maximum(depth[:, 0, 1:], 0.0)[..., None]).sum(axis=1)
+    new[:, :1] = keep_on_table(new[:, :1], ext[:, :1], table_half)
+    # Validity of the result (what `is_valid` checks, reusing the object-object depths: only the
+    # effector moved since they were computed).
+    hand_depth, _ = penetration(
+        new[:, 1:] - new[:, :1], half[:, 1:] + half[:, :1], radius[:, 1:] + radius[:, :1]
+    )
+    ok = hand_depth.max(axis=1) <= OVERLAP_TOLERANCE
+    if num_objects > 1:
+        ok &= depth[:, 1:, 1:].max(axis=(1, 2)) <= OVERLAP_TOLERANCE
+    ok &= np.all(np.abs(new[:, 1:]) <= table_half - ext[:, 1:] + OVERLAP_TOLERANCE, axis=(1, 2))
+    if len(walls):
+        ok &= wall_overlaps(new, half, radius, walls)[0].max(axis=(1, 2)) <= OVERLAP_TOLERANCE
     return np.where(ok[:, None, None], new, pos)

@@ -4,6 +4,7 @@ The table spans [-table_half, table_half]^2 in world units; world +y is image up
 centre offset and a zoom maps world to pixels (identity by default: the image is the table). Each
 body is drawn only inside a small square patch around it, so the cost per image grows with the
 number and size of bodies, not with the image area; the background is one ``memcpy`` per image.
+All bodies of all images are drawn by the same dozen array operations, whatever their number.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from affordkit.envs.geometry import FloatArray, extent
+from affordkit.envs.geometry import FloatArray
 
 SUPPORTED_IMAGE_SIZES = (48, 84)
 _PIXEL = np.dtype((np.void, 3))
@@ -48,7 +49,10 @@ def render_bodies(
     colors: NDArray[np.uint8],
     camera: Camera,
 ) -> NDArray[np.uint8]:
-    """Draw bodies in index order (later bodies on top).
+    """Draw bodies over the background, all bodies of all images in one set of array operations.
+
+    Bodies must not overlap (the physics and ``set_state`` guarantee it); a pixel that the
+    anti-aliased edges of two touching bodies share takes one of them, blended with the background.
 
     Args:
         background: (H, W, 3) or (N, H, W, 3) uint8.
@@ -59,36 +63,34 @@ def render_bodies(
         images (N, H, W, 3) uint8.
     """
     n, num_bodies = pos.shape[:2]
+    m = n * num_bodies
     size = camera.image_size
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     images[...] = background
-    rows_of_pixels = images.reshape(-1, 3)
-    pixels_as_items = images.reshape(-1).view(_PIXEL)  # one 3-byte item per pixel, for fast scatter
     scale = camera.pixels_per_unit
-    centers = camera.to_pixels(pos).astype(np.float32)  # (N, B, 2)
-    half_px = (half * scale).astype(np.float32)
-    radius_px = (radius * scale).astype(np.float32)
-    ext_px = extent(half_px, radius_px)  # (N, B, 2)
-    base = np.arange(n)[:, None] * (size * size)
-    for b in range(num_bodies):
-        patch = min(size, int(np.ceil(2.0 * float(ext_px[:, b].max()) + 2.0)))
-        offsets = np.arange(patch)
-        origin = np.clip(np.floor(centers[:, b] - patch / 2.0).astype(np.int64), 0, size - patch)  # (N, 2)
-        cols = origin[:, 0:1] + offsets  # (N, P)
-        rows = origin[:, 1:2] + offsets
-        # Signed distance of each pixel centre to the rounded box, separable in x and y: the
-        # per-axis terms are (N, 1, P) and (N, P, 1) and only their combination is (N, P, P).
-        qx = np.abs(cols + np.float32(0.5) - centers[:, b, 0:1]) - half_px[:, b, 0:1]
-        qy = np.abs(rows + np.float32(0.5) - centers[:, b, 1:2]) - half_px[:, b, 1:2]
-        qx, qy = qx[:, None, :], qy[:, :, None]
-        outside = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2)
-        sd = outside + np.minimum(np.maximum(qx, qy), 0) - radius_px[:, b, None, None]
-        # coverage in 1/128ths (so that colour differences times coverage fit in int16), with a
-        # one-pixel anti-aliased edge
-        alpha = (np.clip(np.float32(0.5) - sd, 0, 1) * 128).astype(np.int16)[..., None]  # (N, P, P, 1)
-        pixel = (base + rows * size)[:, :, None] + cols[:, None, :]  # (N, P, P)
-        region = rows_of_pixels.take(pixel, axis=0).astype(np.int16)  # (N, P, P, 3)
-        color = colors[:, b, None, None, :].astype(np.int16)
-        blended = (region + (((color - region) * alpha + 64) >> 7)).astype(np.uint8)
-        pixels_as_items[pixel] = blended.reshape(-1).view(_PIXEL).reshape(pixel.shape)
+    centers = camera.to_pixels(pos).reshape(m, 2).astype(np.float32)
+    half_px = (half * scale).reshape(m, 2).astype(np.float32)
+    radius_px = (radius * scale).reshape(m, 1, 1).astype(np.float32)
+    ext = float((half_px.max(axis=1) + radius_px[:, 0, 0]).max()) if m else 0.0
+    patch = min(size, int(np.ceil(2.0 * ext + 2.0)))
+    offsets = np.arange(patch)
+    origin = np.clip(np.floor(centers - patch / 2.0).astype(np.int64), 0, size - patch)  # (M, 2)
+    cols = origin[:, 0:1] + offsets  # (M, P)
+    rows = origin[:, 1:2] + offsets
+    # Signed distance of each pixel centre to the rounded box, separable in x and y: the per-axis
+    # terms are (M, 1, P) and (M, P, 1) and only their combination is (M, P, P).
+    qx = (np.abs(cols + np.float32(0.5) - centers[:, 0:1]) - half_px[:, 0:1])[:, None, :]
+    qy = (np.abs(rows + np.float32(0.5) - centers[:, 1:2]) - half_px[:, 1:2])[:, :, None]
+    outside = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2)
+    coverage = np.float32(0.5) - (outside + np.minimum(np.maximum(qx, qy), 0) - radius_px)  # (M, P, P)
+    covered = np.flatnonzero(coverage > 0)  # one-pixel anti-aliased edge: coverage in (0, 1) there
+    body = covered // (patch * patch)
+    image_start = np.repeat(np.arange(n) * (size * size), num_bodies)[:, None, None]
+    pixel = (image_start + (rows * size)[:, :, None] + cols[:, None, :]).reshape(-1).take(covered)  # (L,)
+    # coverage in 1/128ths, so that colour differences times coverage fit in int16
+    alpha = (np.minimum(coverage.reshape(-1).take(covered), 1) * 128).astype(np.int16)[:, None]
+    color = colors.reshape(m, 3).take(body, axis=0).astype(np.int16)
+    region = images.reshape(-1, 3).take(pixel, axis=0).astype(np.int16)  # (L, 3)
+    blended = (region + (((color - region) * alpha + 64) >> 7)).astype(np.uint8)
+    images.reshape(-1).view(_PIXEL)[pixel] = blended.reshape(-1).view(_PIXEL)
     return images
