@@ -1,0 +1,21 @@
+"""Goal relabeling (pure index math plus injected goal samplers) and reward functions."""
+
+from affordkit.relabel.goals import FUTURE, PRIOR, ROLLOUT, GoalMix, future_positions, relabel
+from affordkit.relabel.latents import reencode
+from affordkit.relabel.rewards import RewardFn, latent_distance, make_reward, sparse_threshold
+from affordkit.relabel.transitions import goal_conditioned_batch
+
+__all__ = [
+    "FUTURE",
+    "PRIOR",
+    "ROLLOUT",
+    "GoalMix",
+    "RewardFn",
+    "future_positions",
+    "goal_conditioned_batch",
+    "latent_distance",
+    "make_reward",
+    "reencode",
+    "relabel",
+    "sparse_threshold",
+]

@@ -1,0 +1,103 @@
+"""Goal relabeling: pure, vectorised index math and a validated mixture of goal sources.
+
+Contract. Given transitions at absolute replay positions ``p`` (see `affordkit.data.replay`):
+
+- ``rollout`` goals are the goals the episode was collected with (the field ``goal_field`` at p);
+- ``future`` goals are achieved observations later in the same episode: the field
+  ``achieved_field`` at a position drawn uniformly from p + 1 .. episode_end[p] (so the next
+  observation is a possible future goal, and nothing past the episode's final observation is);
+- ``prior`` goals are drawn by an injected sampler (RIG: the VAE prior; CC-RIG: the prior joined to
+  the context latent; VAL: the affordance model).
+
+Exact counts: for a batch of n, each source gets floor(n * fraction) goals and the remainders go
+to the sources with the largest fractional parts, so the fractions hold per batch, not just on
+average. Rewards are never read from the buffer: the caller recomputes them for the new goals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from affordkit.data.replay import EpisodeReplay
+from affordkit.errors import ConfigError
+
+ROLLOUT, PRIOR, FUTURE = 0, 1, 2
+SOURCE_NAMES = ("rollout", "prior", "future")
+
+
+@dataclass(frozen=True)
+class GoalMix:
+    """Fractions of relabeled goals per source; they must sum to 1.
+
+    Defaults are the original RIG code's (rlkit v0.1.2): 0.1 / 0.5 / 0.4. The RIG paper used
+    0 / 0.5 / 0.5, Skew-Fit and CC-RIG 0.2 / 0.5 / 0.3 (ALGORITHMS.md).
+    """
+
+    rollout: float = 0.1
+    """Goals the episode was collected with."""
+    prior: float = 0.5
+    """Goals sampled from the prior (imagined goals)."""
+    future: float = 0.4
+    """Achieved states later in the same episode (hindsight)."""
+
+    def __post_init__(self) -> None:
+        values = [getattr(self, f.name) for f in fields(self)]
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            raise ConfigError(f"goal mix fractions must lie in [0, 1]; got {self}")
+        if abs(sum(values) - 1.0) > 1e-6:
+            raise ConfigError(f"goal mix fractions must sum to 1; got {self} (sum {sum(values):.6f})")
+
+    def counts(self, n: int) -> np.ndarray:
+        """Goals per source (rollout, prior, future) for a batch of n: exact, summing to n."""
+        fractions = np.array([self.rollout, self.prior, self.future]) * n
+        counts = np.floor(fractions + 1e-9).astype(np.int64)
+        remainder = n - int(counts.sum())
+        if remainder:
+            order = np.argsort(-(fractions - counts), kind="stable")
+            counts[order[:remainder]] += 1
+        return counts
+
+
+def future_positions(positions: np.ndarray, episode_end: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For transitions at ``positions`` (n,) with final slots ``episode_end`` (n,), positions
+    drawn uniformly from p + 1 .. episode_end (inclusive)."""
+    span = episode_end - positions  # >= 1 for a transition
+    if np.any(span < 1):
+        raise ConfigError("future goals asked for a position that starts no transition")
+    return positions + 1 + np.floor(rng.random(len(positions)) * span).astype(np.int64)
+
+
+def relabel(
+    buffer: EpisodeReplay,
+    positions: np.ndarray,
+    mix: GoalMix,
+    rng: np.random.Generator,
+    *,
+    goal_field: str,
+    achieved_field: str,
+    sample_prior: Callable[[int], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Goals for the transitions at ``positions``.
+
+    Returns:
+        goals (n, goal_dim) float32 and the source of each goal (n,) int8 (0 rollout, 1 prior,
+        2 future), in blocks: the first ``counts[0]`` are rollout goals, and so on.
+    """
+    n = len(positions)
+    counts = mix.counts(n)
+    source = np.repeat(np.arange(3, dtype=np.int8), counts)
+    goal_dim = buffer.fields[goal_field].shape[1:]
+    goals = np.empty((n, *goal_dim), dtype=np.float32)
+    r = source == ROLLOUT
+    goals[r] = buffer.fields[goal_field][buffer.slots(positions[r])]
+    p = source == PRIOR
+    if counts[PRIOR]:
+        goals[p] = sample_prior(int(counts[PRIOR]))
+    f = source == FUTURE
+    if counts[FUTURE]:
+        later = future_positions(positions[f], buffer.episode_end_of(positions[f]), rng)
+        goals[f] = buffer.fields[achieved_field][buffer.slots(later)]
+    return goals, source

@@ -1,0 +1,42 @@
+"""Reward functions of achieved and desired goals, recomputed for every relabeled goal.
+
+`RewardFn(achieved, desired) -> reward`, NumPy arrays (..., d) -> (...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+
+from affordkit.errors import ConfigError
+
+RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+RewardKind = Literal["latent_distance", "sparse"]
+
+
+def latent_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """RIG's reward: -||z - z_g||_2 (the identity metric, which the paper found better than the
+    encoder's precision matrix)."""
+    diff = np.asarray(achieved, dtype=np.float32) - np.asarray(desired, dtype=np.float32)
+    return -np.sqrt((diff * diff).sum(axis=-1))
+
+
+def sparse_threshold(epsilon: float) -> RewardFn:
+    """VAL's reward: 0 within ``epsilon`` of the goal, else -1."""
+    if epsilon <= 0:
+        raise ConfigError(f"sparse reward epsilon={epsilon}: expected > 0")
+
+    def reward(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        return (-latent_distance(achieved, desired) <= epsilon).astype(np.float32) - 1.0
+
+    return reward
+
+
+def make_reward(kind: RewardKind, epsilon: float = 1.0) -> RewardFn:
+    if kind == "latent_distance":
+        return latent_distance
+    if kind == "sparse":
+        return sparse_threshold(epsilon)
+    raise ConfigError(f"reward kind {kind!r}; accepted values: ['latent_distance', 'sparse']")
