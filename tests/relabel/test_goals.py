@@ -19,7 +19,6 @@ from affordkit.relabel import (
     relabel,
     sparse_threshold,
 )
-from tests.data.test_replay import fill
 
 FIELDS = {
     "episode": FieldSpec((), np.int64),
