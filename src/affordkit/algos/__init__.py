@@ -1,0 +1,33 @@
+"""Learners that train from minibatches (TD3 now; AWAC and BC later), the functions they share,
+and exploration noise for their rollouts."""
+
+from affordkit.algos.common import Learner, resolve_device, soft_update, target_network, twin_q_target
+from affordkit.algos.noise import (
+    ExplorationNoise,
+    GaussianNoise,
+    GaussianNoiseConfig,
+    NoiseConfig,
+    OrnsteinUhlenbeckNoise,
+    OUNoiseConfig,
+    make_noise,
+    noisy_action,
+)
+from affordkit.algos.td3 import TD3, TD3Config
+
+__all__ = [
+    "TD3",
+    "ExplorationNoise",
+    "GaussianNoise",
+    "GaussianNoiseConfig",
+    "Learner",
+    "NoiseConfig",
+    "OUNoiseConfig",
+    "OrnsteinUhlenbeckNoise",
+    "TD3Config",
+    "make_noise",
+    "noisy_action",
+    "resolve_device",
+    "soft_update",
+    "target_network",
+    "twin_q_target",
+]

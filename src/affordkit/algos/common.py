@@ -1,0 +1,92 @@
+"""What every off-policy learner shares: the ``Learner`` contract, target networks and their
+Polyak averaging, the clipped double-Q bootstrap, and the device check.
+
+These are functions, not a base class (STYLE.md, principle 2): TD3 uses all of them, AWAC will use
+the target networks, ``soft_update`` and ``twin_q_target``, BC only the ``Learner`` contract.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from affordkit.errors import ConfigError
+from affordkit.types import Batch
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """An agent trained from minibatches. Goal-conditioned callers join observation and goal into
+    ``obs`` before calling (types.Batch); exploration noise is the caller's (algos/noise.py)."""
+
+    def update(self, batch: Batch) -> dict[str, Tensor]:
+        """One training step on ``batch`` (tensors on the learner's device). Returns detached 0-d
+        metric tensors on the device, so the caller chooses when to pay for a host sync."""
+        ...
+
+    def act(self, obs: Tensor) -> Tensor:
+        """The deterministic (evaluation) action (B, action_dim) in [-1, 1], without gradients."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: networks, optimisers, counters, RNG."""
+        ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict()`` of a learner built with the same config and sizes."""
+        ...
+
+
+def target_network(module: ModuleT) -> ModuleT:
+    """A frozen copy of ``module``: same weights, ``requires_grad`` off, so no optimiser or
+    backward pass can move it; only :func:`soft_update` does."""
+    target = copy.deepcopy(module)
+    target.requires_grad_(False)
+    return target
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak averaging in place: target <- (1 - tau) * target + tau * source, parameter-wise.
+
+    ``torch._foreach_lerp_`` does the whole network in one fused call per dtype and device instead
+    of one small kernel per tensor (lerp computes target + tau * (source - target)). Buffers (such
+    as BatchNorm statistics) are not averaged: the MLPs of TD3 and AWAC have none.
+    """
+    if not 0.0 <= tau <= 1.0:
+        raise ConfigError(f"tau={tau!r}: expected in [0, 1]")
+    targets: list[Tensor] = list(target.parameters())
+    sources: list[Tensor] = list(source.parameters())
+    if len(targets) != len(sources) or any(t.shape != s.shape for t, s in zip(targets, sources, strict=True)):
+        raise ConfigError("soft_update needs two networks of the same architecture")
+    torch._foreach_lerp_(targets, sources, tau)
+
+
+def twin_q_target(
+    reward: Tensor,  # (B,)
+    done: Tensor,  # (B,) 1.0 where the episode terminated
+    next_q1: Tensor,  # (B,) Q_1 target at (next_obs, next action)
+    next_q2: Tensor,  # (B,) Q_2 target at the same pair
+    discount: float,
+) -> Tensor:
+    """Clipped double-Q bootstrap y = r + discount * (1 - done) * min(Q_1', Q_2') (B,)
+    (Fujimoto et al. 2018, section 4.2; also AWAC's critic). A terminal transition bootstraps nothing;
+    a time-limit truncation must arrive with done = 0 (types.Batch)."""
+    return reward + discount * (1.0 - done) * torch.minimum(next_q1, next_q2)
+
+
+def resolve_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device``, refusing CUDA where torch sees none."""
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu' or 'cuda'") from e
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={device!r} was asked for, but torch sees no CUDA device here")
+    return resolved
