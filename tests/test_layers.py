@@ -13,7 +13,13 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "affordkit"
 ALLOWED = {
     "envs": set(),
     "logging": set(),
-    "methods": {"envs", "logging"},
+    "data": set(),
+    "relabel": {"data"},
+    "networks": set(),
+    "generative": {"networks", "logging"},
+    "algos": {"networks"},
+    "loops": {"envs", "data", "relabel", "networks", "generative", "algos", "logging"},
+    "methods": {"envs", "data", "relabel", "networks", "generative", "algos", "loops", "logging"},
 }
 LEAVES = {"types", "errors", "atomic"}
 

@@ -16,6 +16,8 @@ import tyro
 
 from affordkit.errors import AffordkitError
 from affordkit.methods.quickstart import QuickstartConfig
+from affordkit.methods.rig import RIGConfig
+from affordkit.methods.rig import preset as rig_preset
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,83 @@ class Envs:
     )
 
 
-Command = (
-    Annotated[Envs, tyro.conf.subcommand("envs")]
-    | Annotated[
-        QuickstartConfig,
-        tyro.conf.subcommand(
-            "quickstart",
-            description="Collect a little random data on an env, draw it, write a run folder with a report.",
-        ),
-    ]
+@dataclass(frozen=True)
+class Eval:
+    """Evaluate a run's latest checkpoint on fresh goal images."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN_DIR")]
+    """The run folder."""
+    episodes: int = 64
+    """Goal images to evaluate on (one episode each)."""
+    seed: int = 123_456
+    """Seed of the evaluation goals."""
+
+
+QUICKSTART_HELP = "Collect a little random data on an env, draw it, write a run folder with a report."
+RIG_HELP = (
+    "RIG: beta-VAE, imagined goals, TD3 on latents. `--preset NAME` (default, quick, smoke) picks the "
+    "starting values that the other flags change; `--resume RUN_DIR` continues a stopped run exactly."
 )
 
 
+def _command(rig_default: RIGConfig) -> object:
+    """The command union; the rig subcommand's defaults come from the chosen preset."""
+    return (
+        Annotated[Envs, tyro.conf.subcommand("envs")]
+        | Annotated[QuickstartConfig, tyro.conf.subcommand("quickstart", description=QUICKSTART_HELP)]
+        | Annotated[RIGConfig, tyro.conf.subcommand("rig", default=rig_default, description=RIG_HELP)]
+        | Annotated[Eval, tyro.conf.subcommand("eval")]
+    )
+
+
+def _split_rig_flags(args: list[str]) -> tuple[list[str], str, Path | None]:
+    """Take ``--preset NAME`` and ``--resume DIR`` out of a ``rig`` command line (tyro builds the
+    rest from the preset's values)."""
+    name, resume, rest, i = "default", None, [], 0
+    while i < len(args):
+        flag = args[i]
+        key, _, inline = flag.partition("=")
+        if key in ("--preset", "--resume"):
+            value = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
+            i += 1 if inline else 2
+            if not value:
+                raise SystemExit(f"affordkit rig: {key} needs a value")
+            if key == "--preset":
+                name = value
+            else:
+                resume = Path(value)
+            continue
+        rest.append(flag)
+        i += 1
+    return rest, name, resume
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    rig_default = RIGConfig()
+    if args[:1] == ["rig"]:
+        rest, name, resume = _split_rig_flags(args[1:])
+        if resume is not None:
+            if [a for a in rest if a not in ("--no-progress",)]:
+                print(
+                    "affordkit: error: --resume continues a run with its own config; give no other flags",
+                    file=sys.stderr,
+                )
+                return 2
+            try:
+                return _rig(None, resume)
+            except AffordkitError as e:
+                print(f"affordkit: error: {e}", file=sys.stderr)
+                return 2
+        try:
+            rig_default = rig_preset(name)
+        except AffordkitError as e:
+            print(f"affordkit: error: {e}", file=sys.stderr)
+            return 2
+        args = ["rig", *rest]
     cmd = tyro.cli(
-        Command,
-        args=argv,
+        _command(rig_default),  # type: ignore[call-overload]
+        args=args,
         prog="affordkit",
         description="affordkit: goal-conditioned robot learning from pixels.",
         config=(tyro.conf.OmitSubcommandPrefixes,),
@@ -81,6 +144,15 @@ def _dispatch(cmd: object) -> int:
         if isinstance(cmd.command, EnvsList):
             return _envs_list()
         return _envs_show(cmd.command)
+    if isinstance(cmd, RIGConfig):
+        return _rig(cmd, None)
+    if isinstance(cmd, Eval):
+        from affordkit.methods.rig import evaluate_run
+
+        metrics = evaluate_run(cmd.run_dir, cmd.episodes, cmd.seed)
+        for k, v in metrics.items():
+            print(f"{k}: {v:.4g}")
+        return 0
     if isinstance(cmd, QuickstartConfig):
         from affordkit.methods.quickstart import run
 
@@ -88,6 +160,17 @@ def _dispatch(cmd: object) -> int:
         print(f"report: {report}")
         return 0
     raise AssertionError(f"unhandled command {cmd!r}")
+
+
+def _rig(cfg: RIGConfig | None, resume: Path | None) -> int:
+    import torch
+
+    from affordkit.methods.rig import run
+
+    torch.set_num_threads(1)  # one thread: on a shared machine more threads were 8-25x slower
+    report = run(cfg, resume=resume)
+    print(f"report: {report}")
+    return 0
 
 
 def _envs_list() -> int:

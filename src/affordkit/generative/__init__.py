@@ -1,0 +1,19 @@
+"""Generative models of images (RIG's beta-VAE; CC-VAE, VQ-VAE and PixelCNN later), their goal
+priors, and the one fit loop they share."""
+
+from affordkit.generative.fit import FitConfig, Fittable, HasMedia, fit, split_indices
+from affordkit.generative.priors import GaussianPrior, fitted_prior, standard_normal_prior
+from affordkit.generative.vae import BetaVAE, VAEConfig
+
+__all__ = [
+    "BetaVAE",
+    "FitConfig",
+    "Fittable",
+    "GaussianPrior",
+    "HasMedia",
+    "VAEConfig",
+    "fit",
+    "fitted_prior",
+    "split_indices",
+    "standard_normal_prior",
+]

@@ -1,0 +1,2 @@
+"""Loops that drive envs and learners: rollouts, evaluation, checkpoints. Timing and progress
+live here, not in the algorithms."""

@@ -1,0 +1,60 @@
+"""Evaluation on the env's own goals, given as goal images: task-space metrics at the last step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from affordkit.envs import TabletopVectorEnv
+from affordkit.types import IMAGE
+
+Policy = Callable[[dict[str, np.ndarray], int], np.ndarray]  # (observation batch, step) -> (N, A)
+# goal images (E, H, W, 3) -> the policy for this episode (encode the goals once, not every step)
+PolicyForGoals = Callable[[np.ndarray], Policy]
+
+
+@dataclass
+class EvalResult:
+    """Per-episode final metrics and (optionally) the frames of the episodes."""
+
+    success: np.ndarray  # (E,) bool
+    hand_distance: np.ndarray  # (E,)
+    object_distance: np.ndarray | None  # (E,) or None without objects
+    frames: np.ndarray | None = None  # (T + 1, E, H, W, 3) uint8 observations
+    goal_images: np.ndarray | None = None  # (E, H, W, 3)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def metrics(self, prefix: str = "eval/") -> dict[str, float]:
+        out = {
+            f"{prefix}success_rate": float(self.success.mean()),
+            f"{prefix}final_hand_distance": float(self.hand_distance.mean()),
+        }
+        if self.object_distance is not None:
+            out[f"{prefix}final_object_distance"] = float(self.object_distance.mean())
+        return out
+
+
+def evaluate_on_goal_images(
+    env: TabletopVectorEnv, policy_for_goals: PolicyForGoals, seed: int, record: bool = False
+) -> EvalResult:
+    """One episode per env: reset with ``seed``, render each env's goal state as an image, and run
+    the policy that ``policy_for_goals(goal_images)`` returns to the end. The policy sees the goal
+    only as an image; the env's state-space goal is used for the metrics alone."""
+    obs, _ = env.reset(seed=seed)
+    goal_images = env.render_goal()
+    policy = policy_for_goals(goal_images)
+    frames = [obs[IMAGE]] if record else []
+    info: dict[str, np.ndarray] = {}
+    for t in range(env.config.max_episode_steps):
+        obs, _, _, _, info = env.step(policy(obs, t))
+        if record:
+            frames.append(obs[IMAGE])
+    return EvalResult(
+        success=np.asarray(info["success"], dtype=bool),
+        hand_distance=np.asarray(info["hand_distance"]),
+        object_distance=np.asarray(info["object_distance"]) if "object_distance" in info else None,
+        frames=np.stack(frames) if record else None,
+        goal_images=goal_images,
+    )

@@ -1,0 +1,708 @@
+"""RIG: reinforcement learning with imagined goals (Nair, Pong et al., NeurIPS 2018).
+
+The algorithm box, one function per phase, with artifacts between phases:
+
+1. ``collect_vae_data``: images from random actions after resetting to random goal states.
+2. ``train_vae``: a beta-VAE on those images (`affordkit.generative.vae`).
+3. ``make_prior``: the goal prior: N(0, I) or the per-dimension Gaussian fitted to the encodings.
+4. ``train_policy``: TD3 on latents [mu(s), z_g] with imagined goals z_g from the prior for
+   exploration, rollout / prior / future relabeling and the latent-distance reward recomputed for
+   every relabeled goal; the VAE optionally fine-tuned on a schedule, each time followed by an
+   explicit re-encoding of the stored latents.
+5. ``evaluate``: goals given as images rendered by the env and encoded by the VAE; success and
+   final distances measured in the env's state space.
+
+``run`` wires the phases into a run folder with checkpoints between episodes, so ``--resume``
+continues exactly; `rig_agent.py` holds the state that moves between phases and into checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from affordkit import atomic
+from affordkit.algos.noise import (
+    ExplorationNoise,
+    GaussianNoiseConfig,
+    OUNoiseConfig,
+    make_noise,
+    noisy_action,
+)
+from affordkit.algos.td3 import TD3, TD3Config
+from affordkit.data import EpisodeReplay, FieldSpec
+from affordkit.envs import make_vector_env, resolve
+from affordkit.errors import ConfigError
+from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, fitted_prior, standard_normal_prior
+from affordkit.generative.priors import GaussianPrior
+from affordkit.logging import RunLogger, image_grid, make_run_dir
+from affordkit.loops import checkpoint
+from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
+from affordkit.loops.rollout import EpisodeBatch, run_episodes
+from affordkit.networks import to_uint8_images
+from affordkit.relabel import GoalMix, goal_conditioned_batch, latent_distance, reencode, relabel
+from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
+
+PriorKind = Literal["fitted", "standard"]
+NoiseKind = Literal["ou", "gaussian"]
+
+
+@dataclass(frozen=True)
+class RIGConfig:
+    """Everything a RIG run needs; presets in ``PRESETS`` are named functions returning one."""
+
+    env: str = "Push"
+    """Environment name (see `affordkit envs list`)."""
+    seed: int = 0
+    """Seeds data collection, networks, exploration, replay sampling and evaluation."""
+    preset: str = "default"
+    """Name of the preset these values started from (see `affordkit rig --help`)."""
+    image_size: int = 48
+    """Observation size: 48 (Skew-Fit and later) or 84 (the original release)."""
+    device: str = "auto"
+    """Torch device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    runs_dir: Path = Path("runs")
+    """Folder that receives the run folder."""
+    # --- phase 1-3: VAE data, VAE, prior
+    vae_images: int = 10_000
+    """Images for VAE pre-training: 10,000 in RIG (100 were enough for the reacher)."""
+    vae_random_steps: int = 5
+    """Random actions after each reset to a random goal state; every observation is kept."""
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    vae_fit: FitConfig = field(
+        default_factory=lambda: FitConfig(num_steps=3000, eval_interval=1000, media_interval=0)
+    )
+    prior: PriorKind = "fitted"
+    """Imagined-goal prior: ``fitted`` (per-dimension Gaussian of the encodings, rlkit's
+    VAEWrappedEnv) or ``standard`` N(0, I) (the paper's text)."""
+    # --- phase 4: RL
+    td3: TD3Config = field(default_factory=TD3Config)
+    goal_mix: GoalMix = field(default_factory=GoalMix)
+    num_envs: int = 8
+    """Tables stepped together; episodes run synchronously."""
+    env_steps: int = 100_000
+    """Environment steps of RL (over all tables)."""
+    warmup_steps: int = 4_000
+    """Uniformly random actions before the policy acts (RIG: 4,000)."""
+    updates_per_step: float = 4.0
+    """Gradient steps per environment step (RIG: 4)."""
+    replay_capacity: int = 100_000
+    """Observation slots in replay (images stored once, as uint8)."""
+    exploration: NoiseKind = "ou"
+    """Exploration noise: Ornstein-Uhlenbeck (RIG) or Gaussian."""
+    exploration_sigma: float = 0.3
+    """Noise scale: OU sigma 0.3 in RIG and CC-RIG (the example script used 0.2)."""
+    finetune_every: int = 0
+    """Fine-tune the VAE every this many env steps (0: never); RIG's online variant trains every
+    3,000 env steps."""
+    finetune_steps: int = 200
+    """VAE gradient steps per fine-tuning round, on replay images mixed with the pre-training data."""
+    # --- phase 5 and bookkeeping
+    eval_every: int = 5_000
+    """Env steps between evaluations on goal images."""
+    eval_episodes: int = 32
+    """Episodes per evaluation (one per goal image)."""
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints (always also at the end and on Ctrl-C)."""
+    log_every: int = 1_000
+    """Env steps between logged training metrics."""
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
+        if self.vae.image_size != self.image_size:
+            raise ConfigError(
+                f"vae.image_size={self.vae.image_size} differs from image_size={self.image_size}"
+            )
+        for name in ("vae_images", "num_envs", "env_steps", "replay_capacity", "eval_episodes", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
+        if self.updates_per_step < 0 or self.warmup_steps < 0 or self.finetune_every < 0:
+            raise ConfigError("updates_per_step, warmup_steps and finetune_every must be >= 0")
+        if self.prior not in ("fitted", "standard"):
+            raise ConfigError(f"prior={self.prior!r}; accepted values: ['fitted', 'standard']")
+        if self.exploration not in ("ou", "gaussian"):
+            raise ConfigError(f"exploration={self.exploration!r}; accepted values: ['ou', 'gaussian']")
+
+
+# ------------------------------------------------------------------------------------------ presets
+def default_preset() -> RIGConfig:
+    """Push at 48x48, 100k env steps: the benchmark setting."""
+    return RIGConfig(preset="default")
+
+
+def quick_preset() -> RIGConfig:
+    """A few minutes on a laptop CPU: fewer VAE steps and 30k env steps (the README's main job)."""
+    return RIGConfig(
+        preset="quick",
+        vae_images=5_000,
+        vae=VAEConfig(beta_warmup_steps=1000),
+        vae_fit=FitConfig(num_steps=2000, eval_interval=500, media_interval=0),
+        env_steps=30_000,
+        warmup_steps=2_000,
+        eval_every=5_000,
+        checkpoint_every=10_000,
+    )
+
+
+def smoke_preset() -> RIGConfig:
+    """Seconds: every phase runs, nothing is learned (tests and a first look)."""
+    return RIGConfig(
+        preset="smoke",
+        vae_images=256,
+        vae_fit=FitConfig(num_steps=30, eval_interval=0, media_interval=0, log_interval=10),
+        td3=TD3Config(hidden=(32, 32), batch_size=32),
+        num_envs=4,
+        env_steps=800,
+        warmup_steps=200,
+        updates_per_step=0.25,
+        replay_capacity=2_000,
+        finetune_every=400,
+        finetune_steps=5,
+        eval_every=400,
+        eval_episodes=4,
+        checkpoint_every=400,
+        log_every=200,
+    )
+
+
+PRESETS = {"default": default_preset, "quick": quick_preset, "smoke": smoke_preset}
+
+
+def preset(name: str) -> RIGConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown RIG preset {name!r}; known presets: {sorted(PRESETS)}")
+    return PRESETS[name]()
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def encoder(vae: BetaVAE) -> Any:
+    """uint8 images (B, H, W, 3) -> float32 latents (B, d) as NumPy: the posterior mean."""
+
+    def encode(images: np.ndarray) -> np.ndarray:
+        return vae.encode_mean(images).float().cpu().numpy()
+
+    return encode
+
+
+# ------------------------------------------------------------------------------------- phase 1-3
+def collect_vae_data(cfg: RIGConfig) -> np.ndarray:
+    """``vae_images`` images (N, H, W, 3) uint8 from random actions after resetting the env to
+    random goal states, as the original RIG collected its VAE data."""
+    per_reset = cfg.vae_random_steps + 1
+    num_envs = max(1, -(-cfg.vae_images // per_reset))
+    env = make_vector_env(cfg.env, num_envs, autoreset_mode="disabled", image_size=cfg.image_size)
+    rng = np.random.default_rng(cfg.seed + 1)
+    obs, _ = env.reset(seed=cfg.seed + 1_000_000)
+    obs = env.set_state(obs[DESIRED_GOAL])  # a random goal state of each table
+    images = [obs[IMAGE]]
+    for _ in range(cfg.vae_random_steps):
+        obs, *_ = env.step(rng.uniform(-1, 1, size=(num_envs, 2)))
+        images.append(obs[IMAGE])
+    return np.stack(images, axis=1).reshape(-1, *images[0].shape[1:])[: cfg.vae_images]
+
+
+def train_vae(
+    cfg: RIGConfig, images: np.ndarray, logger: RunLogger | None, progress: bool, device: torch.device
+) -> tuple[BetaVAE, dict[str, Any]]:
+    torch.manual_seed(cfg.seed)
+    vae = BetaVAE(cfg.vae).to(device)
+    fit_cfg = dataclasses.replace(cfg.vae_fit, seed=cfg.seed, device=str(device))
+    summary = fit(vae, images, fit_cfg, logger=logger, progress=progress)
+    return vae, summary
+
+
+def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GaussianPrior:
+    if cfg.prior == "standard":
+        return standard_normal_prior(cfg.vae.latent_dim)
+    return fitted_prior(vae.encode_mean(images).float().cpu())
+
+
+# ---------------------------------------------------------------------------------------- phase 4
+@dataclass
+class Counters:
+    env_steps: int = 0
+    episodes: int = 0
+    updates: int = 0
+    finetunes: int = 0
+    evaluations: int = 0
+    next_eval: int = 0
+    next_log: int = 0
+    next_checkpoint: int = 0
+    next_finetune: int = 0
+    update_budget: float = 0.0  # fractional gradient steps owed to the env steps taken
+
+
+class RIGAgent:
+    """What RIG trains and carries between episodes (and into checkpoints)."""
+
+    def __init__(
+        self, cfg: RIGConfig, vae: BetaVAE, prior: GaussianPrior, vae_data: np.ndarray, device: torch.device
+    ):
+        self.cfg, self.vae, self.prior, self.vae_data, self.device = cfg, vae, prior, vae_data, device
+        d = cfg.vae.latent_dim
+        self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
+        self.env = make_vector_env(
+            cfg.env, cfg.num_envs, autoreset_mode="disabled", image_size=cfg.image_size
+        )
+        self.env.reset(seed=cfg.seed)  # seeds every table's generator; episodes reset from there
+        size = cfg.image_size
+        self.replay = EpisodeReplay(
+            cfg.replay_capacity,
+            {
+                "image": FieldSpec((size, size, 3), np.uint8),
+                "latent": FieldSpec((d,)),
+                "goal_latent": FieldSpec((d,)),
+                "state": FieldSpec((self.env.config.goal_dim,)),
+            },
+            action_dim=2,
+        )
+        self.rng = np.random.default_rng(cfg.seed + 2)  # replay sampling and relabeling
+        self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
+        noise_rng = np.random.default_rng(cfg.seed + 4)
+        sigma = cfg.exploration_sigma
+        noise_cfg: OUNoiseConfig | GaussianNoiseConfig = (
+            OUNoiseConfig(sigma=sigma) if cfg.exploration == "ou" else GaussianNoiseConfig(sigma=sigma)
+        )
+        self.noise: ExplorationNoise = make_noise(noise_cfg, cfg.num_envs, 2, noise_rng)
+        self.action_rng = np.random.default_rng(cfg.seed + 5)  # warm-up actions
+        self.counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
+        self.counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
+        self.encode = encoder(vae)
+        self.last_update_metrics: dict[str, float] = {}
+
+    def sample_prior(self, n: int) -> np.ndarray:
+        return self.prior.sample(n, self.prior_generator).float().numpy()
+
+    def policy_input(self, latent: np.ndarray, goal: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([latent, goal], axis=1)).to(self.device)
+
+    def act(self, latent: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        return self.td3.act(self.policy_input(latent, goal)).cpu().numpy()
+
+    def sample_batch(self) -> Batch:
+        n = self.cfg.td3.batch_size
+        pos = self.replay.sample_positions(n, self.rng)
+        goals, _ = relabel(
+            self.replay, pos, self.cfg.goal_mix, self.rng,
+            goal_field="goal_latent", achieved_field="latent", sample_prior=self.sample_prior,
+        )  # fmt: skip
+        arrays = goal_conditioned_batch(self.replay, pos, goals, latent_distance, obs_field="latent")
+        t = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
+        return Batch(
+            obs=t["obs"], action=t["action"], reward=t["reward"], next_obs=t["next_obs"], done=t["done"]
+        )
+
+    # --------------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "td3": self.td3.state_dict(),
+            "vae": self.vae.state_dict(),
+            "prior": self.prior.state_dict(),
+            "noise": self.noise.state_dict(),
+            "counters": dataclasses.asdict(self.counters),
+            "rng": checkpoint.numpy_rng_state(self.rng),
+            "action_rng": checkpoint.numpy_rng_state(self.action_rng),
+            "prior_generator": self.prior_generator.get_state(),
+            "env_rngs": [checkpoint.numpy_rng_state(r) for r in self.env.core.rngs],
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.td3.load_state_dict(state["td3"])
+        self.vae.load_state_dict(state["vae"])
+        self.prior.load_state_dict(state["prior"])
+        self.noise.load_state_dict(state["noise"])
+        self.counters = Counters(**state["counters"])
+        self.rng = checkpoint.restore_numpy_rng(state["rng"])
+        self.action_rng = checkpoint.restore_numpy_rng(state["action_rng"])
+        self.prior_generator.set_state(state["prior_generator"])
+        self.env.core.rngs = [checkpoint.restore_numpy_rng(s) for s in state["env_rngs"]]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
+    """One synchronous episode on every table: imagined goals from the prior, TD3 with exploration
+    noise (uniform actions during warm-up), gradient steps as the env steps accrue."""
+    cfg, c = agent.cfg, agent.counters
+    n = cfg.num_envs
+    goal = np.zeros((n, cfg.vae.latent_dim), dtype=np.float32)
+    latent = np.zeros_like(goal)
+    metrics: dict[str, torch.Tensor] = {}
+
+    def on_reset(obs: dict[str, np.ndarray]) -> None:
+        goal[:] = agent.sample_prior(n)
+        agent.noise.reset(np.ones(n, dtype=bool))
+
+    def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        latent[:] = agent.encode(obs[IMAGE])
+        return {"image": obs[IMAGE], "latent": latent.copy(), "goal_latent": goal.copy(), "state": obs[STATE]}
+
+    def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
+        if c.env_steps < cfg.warmup_steps:
+            return agent.action_rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
+        return noisy_action(agent.act(latent, goal), agent.noise.sample())
+
+    def after_step() -> None:
+        c.env_steps += n
+        if progress is not None:
+            progress.update(n)
+        if c.env_steps < cfg.warmup_steps or agent.replay.num_transitions < cfg.td3.batch_size:
+            return
+        c.update_budget += n * cfg.updates_per_step
+        while c.update_budget >= 1:
+            metrics.update(agent.td3.update(agent.sample_batch()))
+            c.updates += 1
+            c.update_budget -= 1
+
+    batch = run_episodes(agent.env, policy, observe, after_step=after_step, on_reset=on_reset)
+    agent.replay.add_episodes(batch.fields, batch.actions)
+    c.episodes += n
+    agent.last_update_metrics = {k: float(v) for k, v in metrics.items()}  # one host sync per episode
+    return batch
+
+
+def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
+    """Train the VAE further on replay images mixed 1:1 with the pre-training data, then re-encode
+    every stored latent (and refit the fitted prior): the latents must match the new encoder."""
+    cfg, c = agent.cfg, agent.counters
+    used = min(agent.replay.total, agent.replay.capacity)
+    rng = np.random.default_rng(cfg.seed + 10_000 + c.finetunes)
+    take = min(used, len(agent.vae_data))
+    replay_images = agent.replay.fields["image"][rng.choice(used, size=take, replace=False)]
+    images = np.concatenate([replay_images, agent.vae_data[: max(take, 1)]])
+    fit_cfg = dataclasses.replace(
+        cfg.vae_fit,
+        num_steps=cfg.finetune_steps,
+        num_epochs=None,
+        heldout_fraction=0.0,
+        eval_interval=0,
+        media_interval=0,
+        seed=cfg.seed + 20_000 + c.finetunes,
+        device=str(agent.device),
+        log_prefix="vae_finetune",
+    )
+    fit(agent.vae, images, fit_cfg, logger=None, progress=False)
+    reencode(agent.replay, agent.encode, source="image", target="latent")
+    if cfg.prior == "fitted":
+        agent.prior = make_prior(cfg, agent.vae, agent.vae_data)
+    c.finetunes += 1
+    if logger is not None:
+        logger.log(c.env_steps, {"vae_finetune/rounds": c.finetunes})
+
+
+# ---------------------------------------------------------------------------------------- phase 5
+def evaluate(agent: RIGAgent, episodes: int, seed: int, record: bool = False) -> EvalResult:
+    """Goals as images: the env renders each episode's goal state, the VAE encodes it."""
+    cfg = agent.cfg
+    env = make_vector_env(cfg.env, episodes, autoreset_mode="disabled", image_size=cfg.image_size)
+
+    def policy_for_goals(goal_images: np.ndarray) -> Any:
+        goal = agent.encode(goal_images)
+
+        def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
+            return agent.act(agent.encode(obs[IMAGE]), goal)
+
+        return policy
+
+    return evaluate_on_goal_images(env, policy_for_goals, seed=seed, record=record)
+
+
+def eval_seed(cfg: RIGConfig, round_: int) -> int:
+    """Evaluation goals differ from every training seed's episodes but are the same across runs
+    with the same seed, so curves of different methods see the same goals."""
+    return 10_000_000 + cfg.seed * 1000 + round_
+
+
+# ----------------------------------------------------------------------------------- the run
+ARTIFACTS = "checkpoints"
+
+
+def load_run_config(run_dir: Path) -> RIGConfig:
+    """The config a run was started with, from its config.json."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise checkpoint.CheckpointError(f"{run_dir} is not a run folder: {path.name} is missing")
+    raw = json.loads(path.read_text())["config"]
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> RIGConfig:
+    nested = {"vae": VAEConfig, "vae_fit": FitConfig, "td3": TD3Config, "goal_mix": GoalMix}
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(RIGConfig):
+        if f.name not in raw:
+            continue
+        v = raw[f.name]
+        if f.name in nested:
+            v = nested[f.name](**{k: tuple(x) if isinstance(x, list) else x for k, x in v.items()})
+        elif f.name == "runs_dir":
+            v = Path(v)
+        values[f.name] = v
+    return RIGConfig(**values)
+
+
+class _StopRequest:
+    """Ctrl-C during RL asks for a checkpoint at the end of the current episodes (seconds);
+    a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopRequest:
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+            print("\nstopping: writing a checkpoint after the current episodes (Ctrl-C again to abort)")
+
+        try:
+            self._previous = signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: no handler, Ctrl-C raises as usual
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def prepare_latent_space(
+    cfg: RIGConfig, run_dir: Path, logger: RunLogger, progress: bool, device: torch.device
+) -> tuple[BetaVAE, GaussianPrior, np.ndarray]:
+    """Phases 1-3, each skipped when its artifact is already in the run folder."""
+    folder = run_dir / ARTIFACTS
+    data_path, vae_path = folder / "vae_data.npz", folder / "vae.pt"
+    if data_path.exists():
+        with np.load(data_path) as f:
+            images = f["images"]
+    else:
+        images = collect_vae_data(cfg)
+        atomic.save_npz(data_path, images=images)
+    if vae_path.exists():
+        state, _ = checkpoint.load(vae_path, with_replay=False)
+        vae = BetaVAE(cfg.vae).to(device)
+        vae.load_state_dict(state["vae"])
+        vae.eval()
+        prior = GaussianPrior.from_state_dict(state["prior"])
+    else:
+        vae, summary = train_vae(cfg, images, logger, progress, device)
+        prior = make_prior(cfg, vae, images)
+        checkpoint.save(
+            vae_path, {"vae": vae.state_dict(), "prior": prior.state_dict(), "summary": summary["heldout"]}
+        )
+        media = vae.media(images[-64:])
+        for name, image in media.items():
+            logger.log_image(f"vae_{name}", image)
+        imagined = vae.decode(prior.sample(32, torch.Generator().manual_seed(cfg.seed)).to(device))
+        logger.log_image(
+            "imagined_goals",
+            image_grid(to_uint8_images(imagined).reshape(4, 8, *images.shape[1:]), upscale=2),
+        )
+    return vae, prior, images
+
+
+def run(
+    cfg: RIGConfig | None = None,
+    resume: Path | None = None,
+    progress: bool = True,
+    stop_at: int | None = None,
+) -> Path:
+    """Run (or resume) RIG; returns the path of the report. ``stop_at`` (env steps) behaves like a
+    Ctrl-C at the first episode boundary past it (for tests of exact resume)."""
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg = load_run_config(run_dir)
+    else:
+        cfg = cfg or default_preset()
+        run_dir = make_run_dir(cfg.runs_dir, "rig", resolve(cfg.env).name)
+    resolve(cfg.env)
+    device = pick_device(cfg.device)
+    with RunLogger(
+        run_dir, method="rig", env=cfg.env, seed=cfg.seed, config=cfg, resume=resume is not None
+    ) as logger:
+        vae, prior, images = prepare_latent_space(cfg, run_dir, logger, progress, device)
+        agent = RIGAgent(cfg, vae, prior, images, device)
+        rl_dir = run_dir / ARTIFACTS / "rl"
+        if (rl_dir / checkpoint.STATE_FILE).exists():
+            state, replay = checkpoint.load(rl_dir)
+            agent.load_state_dict(state)
+            if replay is not None:
+                agent.replay.load_state_dict(replay)
+        finished = train_policy(agent, logger, rl_dir, progress, stop_at)
+        if not finished:
+            print(f"checkpoint written; continue with: affordkit rig --resume {run_dir}")
+            return run_dir / "report.md"
+        final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, 999_999), record=True)
+        logger.log(agent.counters.env_steps, final.metrics("final/"))
+        _write_gif(run_dir / "media" / "final_rollouts.gif", agent, final)
+        report = _write_report(run_dir, cfg, agent, final)
+    return report
+
+
+def train_policy(
+    agent: RIGAgent, logger: RunLogger, rl_dir: Path, progress: bool, stop_at: int | None
+) -> bool:
+    """Phase 4 with evaluations (phase 5) on schedule; returns False when stopped early."""
+    cfg, c = agent.cfg, agent.counters
+    bar = tqdm(
+        total=cfg.env_steps, initial=c.env_steps, desc="RIG env steps", disable=not progress, unit="step"
+    )
+    start = time.monotonic()
+    steps_at_start = c.env_steps
+    with _StopRequest() as stop:
+        while c.env_steps < cfg.env_steps:
+            if c.env_steps >= c.next_eval:
+                result = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, c.evaluations))
+                logger.log(c.env_steps, result.metrics())
+                bar.set_postfix(success=f"{result.success.mean():.2f}")
+                c.evaluations += 1
+                c.next_eval += cfg.eval_every
+            run_episode_batch(agent, bar)
+            if c.env_steps >= c.next_log:
+                elapsed = max(time.monotonic() - start, 1e-9)
+                logger.log(
+                    c.env_steps,
+                    {
+                        **{f"td3/{k}": v for k, v in agent.last_update_metrics.items()},
+                        "rig/updates": c.updates,
+                        "rig/env_steps_per_second": (c.env_steps - steps_at_start) / elapsed,
+                    },
+                )
+                c.next_log += cfg.log_every
+            if cfg.finetune_every and c.env_steps >= c.next_finetune:
+                finetune_vae(agent, logger)
+                c.next_finetune += cfg.finetune_every
+            stopping = stop.requested or (stop_at is not None and c.env_steps >= stop_at)
+            if c.env_steps >= c.next_checkpoint or stopping or c.env_steps >= cfg.env_steps:
+                while c.next_checkpoint <= c.env_steps:
+                    c.next_checkpoint += cfg.checkpoint_every
+                checkpoint.save(rl_dir, agent.state_dict(), agent.replay.state_dict())
+            if stopping:
+                bar.close()
+                return False
+    bar.close()
+    return True
+
+
+def _write_gif(path: Path, agent: RIGAgent, result: EvalResult, episodes: int = 4) -> None:
+    """Observation | goal image | decoded current latent, one row per episode, one frame per step."""
+    import imageio.v3 as iio
+
+    assert result.frames is not None and result.goal_images is not None
+    frames = result.frames[:, :episodes]  # (T + 1, E, H, W, 3)
+    t, e = frames.shape[:2]
+    decoded = to_uint8_images(
+        agent.vae.decode(agent.vae.encode_mean(frames.reshape(t * e, *frames.shape[2:])))
+    )
+    decoded = decoded.reshape(t, e, *frames.shape[2:])
+    goals = np.broadcast_to(result.goal_images[None, :episodes], frames.shape)
+    grids = [image_grid(np.stack([frames[i], goals[i], decoded[i]], axis=1), upscale=3) for i in range(t)]
+    atomic.write_bytes(path, iio.imwrite("<bytes>", np.stack(grids), extension=".gif", duration=100, loop=0))
+
+
+def _plot_curves(run_dir: Path) -> Path | None:
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(run_dir / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("eval/success_rate")]
+    if not rows:
+        return None
+    steps = [int(r["step"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    axes[0].plot(steps, [float(r["eval/success_rate"]) for r in rows], marker="o")
+    axes[0].set(
+        xlabel="env steps", ylabel="success rate", ylim=(-0.02, 1.02), title="evaluation on goal images"
+    )
+    for key, label in (("eval/final_object_distance", "object"), ("eval/final_hand_distance", "hand")):
+        if rows[0].get(key):
+            axes[1].plot(steps, [float(r[key]) for r in rows], marker="o", label=label)
+    axes[1].set(xlabel="env steps", ylabel="final distance (table units)")
+    axes[1].legend()
+    fig.tight_layout()
+    path = run_dir / "media" / "eval_curves.png"
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic.write_bytes(path, buf.getvalue())
+    return path
+
+
+def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalResult) -> Path:
+    c = agent.counters
+    metrics = final.metrics("")
+    curves = _plot_curves(run_dir)
+    lines = [
+        f"# RIG on {cfg.env}",
+        "",
+        f"Preset `{cfg.preset}`, seed {cfg.seed}, {cfg.image_size}x{cfg.image_size} images, "
+        f"{c.env_steps:,} env steps, {c.updates:,} gradient steps, {c.finetunes} VAE fine-tuning rounds.",
+        "",
+        f"Final evaluation on {cfg.eval_episodes} goal images (goals the run never trained on):",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v:.3f} |" for k, v in metrics.items()]
+    lines += [""]
+    if curves:
+        lines += ["![evaluation curves](media/eval_curves.png)", ""]
+    lines += [
+        "Rollouts (observation | goal image | decoded current latent):",
+        "",
+        "![rollouts](media/final_rollouts.gif)",
+        "",
+        "VAE: reconstructions and imagined goals (decoded prior samples):",
+        "",
+    ]
+    for name in sorted(p.name for p in (run_dir / "media").glob("vae_*.png")):
+        lines.append(f"![{name}](media/{name})")
+    lines += ["![imagined goals](media/imagined_goals.png)", ""]
+    path = run_dir / "report.md"
+    atomic.write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
+    """``affordkit eval``: the run's latest checkpoint on fresh goal images."""
+    cfg = load_run_config(run_dir)
+    device = pick_device(cfg.device)
+    vae_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "vae.pt", with_replay=False)
+    rl_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "rl", with_replay=False)
+    vae = BetaVAE(cfg.vae).to(device)
+    vae.load_state_dict(rl_state["vae"])
+    vae.eval()
+    prior = GaussianPrior.from_state_dict(vae_state["prior"])
+    agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, np.zeros((1,)), device)
+    agent.td3.load_state_dict(rl_state["td3"])
+    result = evaluate(agent, episodes, seed)
+    metrics = {
+        **result.metrics(""),
+        "env_steps": float(rl_state["counters"]["env_steps"]),
+        "episodes": float(episodes),
+    }
+    atomic.write_json(Path(run_dir) / f"eval-seed{seed}.json", metrics)
+    return metrics

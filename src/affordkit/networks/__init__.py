@@ -1,0 +1,32 @@
+"""Network building blocks: conv encoders and decoders (and MLPs, policies, critics)."""
+
+from affordkit.networks.conv import (
+    RIG_48,
+    RIG_84,
+    SUPPORTED_IMAGE_SIZES,
+    ConvArch,
+    ConvDecoder,
+    ConvEncoder,
+    ConvLayer,
+    he_init,
+    rig_arch,
+    to_float_images,
+    to_uint8_images,
+)
+from affordkit.networks.mlp import TwinQ, mlp
+
+__all__ = [
+    "RIG_48",
+    "RIG_84",
+    "SUPPORTED_IMAGE_SIZES",
+    "ConvArch",
+    "ConvDecoder",
+    "ConvEncoder",
+    "ConvLayer",
+    "TwinQ",
+    "he_init",
+    "mlp",
+    "rig_arch",
+    "to_float_images",
+    "to_uint8_images",
+]

@@ -1,0 +1,201 @@
+"""The conv encoder and decoder of the original RIG beta-VAE, at 48x48 and 84x84.
+
+Architectures (reference/ALGORITHMS.md, RIG; Nair, Pong et al. 2018 and rlkit v0.1.2):
+
+- 48x48 (the Skew-Fit re-implementations): convs kernels 5/3/3, channels 16/32/64, strides 3/2/2,
+  48 -> 15 -> 7 -> 3; decoder linear -> 64x3x3, deconv k3 s2 -> 32x7x7, deconv k3 s2 -> 16x15x15,
+  deconv k6 s3 -> 3x48x48. Every listed size is exact.
+- 84x84 (the original release): convs kernels 5/5/5, channels 16/32/32, strides 3/3/3, BatchNorm
+  after each conv, 84 -> 27 -> 8 -> 2; decoder mirrored: linear -> 32x2x2, deconv k5 s3 -> 32x8x8,
+  then two deconvs of kernel 6 stride 3 -> 16x27x27 -> 3x84x84 (see ``RIG_84`` for why kernel 6).
+
+Weights start from He (Kaiming) initialisation, fan-in, gain sqrt(2) (He et al. 2015), biases at
+zero, instead of PyTorch's default, under which the activations' root mean square falls about 2.5
+times per ReLU layer (0.16, 0.056, 0.024 through the 48x48 encoder; He: 0.72, 0.68, 0.70). Through
+the eight layers of a VAE the decoder then barely reacts to the latent, and on the tabletop scenes
+(a small puck and effector on a plain table) the beta-VAE sat on the mean image and its posterior
+collapsed within 3,000 steps; with He initialisation the same run encoded the puck
+(docs/methods/vae.md).
+
+The encoder returns flat features, not a latent: heads live in the model (the beta-VAE puts mu and
+logvar heads there; CC-VAE will join a context vector first). The decoder returns logits; the
+model applies the sigmoid (Bernoulli losses are stabler on logits).
+
+Images travel as uint8 (B, H, W, 3), as stored by envs and buffers, and are turned into float
+(B, 3, H, W) in [0, 1] on the model's device by :func:`to_float_images`, after the transfer, so
+host-to-device traffic stays a quarter of the float size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from affordkit.errors import ConfigError
+
+SUPPORTED_IMAGE_SIZES = (48, 84)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One conv (encoder) or transposed conv (decoder) layer."""
+
+    channels: int
+    """Output channels."""
+    kernel: int
+    """Square kernel side."""
+    stride: int
+    """Stride in both directions."""
+
+
+@dataclass(frozen=True)
+class ConvArch:
+    """A mirrored conv encoder / deconv decoder pair for square RGB images."""
+
+    image_size: int
+    """Side of the square input and output images."""
+    encoder: tuple[ConvLayer, ...]
+    """Conv layers from the image to the feature map, each followed by (BatchNorm and) ReLU."""
+    feature_shape: tuple[int, int, int]
+    """(C, h, w) of the last encoder feature map, and of the decoder's first map."""
+    decoder: tuple[ConvLayer, ...]
+    """Transposed convs from the feature map to the image; the last one outputs 3 channels."""
+    batch_norm: bool
+    """BatchNorm after every hidden conv and deconv (the 84x84 original), none at 48x48."""
+
+    @property
+    def feature_dim(self) -> int:
+        c, h, w = self.feature_shape
+        return c * h * w
+
+
+RIG_48 = ConvArch(
+    image_size=48,
+    encoder=(ConvLayer(16, 5, 3), ConvLayer(32, 3, 2), ConvLayer(64, 3, 2)),  # 48 -> 15 -> 7 -> 3
+    feature_shape=(64, 3, 3),
+    decoder=(ConvLayer(32, 3, 2), ConvLayer(16, 3, 2), ConvLayer(3, 6, 3)),  # 3 -> 7 -> 15 -> 48
+    batch_norm=False,
+)
+
+# Mirroring the encoder's kernel 5 stride 3 exactly gives 2 -> 8 -> 26 -> 77, not 84. The smallest
+# change that reaches 84 is kernel 6 (instead of 5) on the last two deconvs: 8 -> 27 -> 84, the same
+# kernel-6 stride-3 upsampling as the 48x48 decoder's last layer. output_padding would also give the
+# sizes (with one more pixel at 27 and at 84), but the padded row and column receive no input at
+# all, only the bias, so the image's bottom row and right column could never be reconstructed.
+RIG_84 = ConvArch(
+    image_size=84,
+    encoder=(ConvLayer(16, 5, 3), ConvLayer(32, 5, 3), ConvLayer(32, 5, 3)),  # 84 -> 27 -> 8 -> 2
+    feature_shape=(32, 2, 2),
+    decoder=(ConvLayer(32, 5, 3), ConvLayer(16, 6, 3), ConvLayer(3, 6, 3)),  # 2 -> 8 -> 27 -> 84
+    batch_norm=True,
+)
+
+
+def rig_arch(image_size: int) -> ConvArch:
+    """The RIG architecture for 48x48 or 84x84 images."""
+    if image_size == 48:
+        return RIG_48
+    if image_size == 84:
+        return RIG_84
+    raise ConfigError(f"image_size={image_size!r}: accepted values: {list(SUPPORTED_IMAGE_SIZES)}")
+
+
+class ConvEncoder(nn.Module):
+    """Float images (B, 3, H, W) in [0, 1] -> flat features (B, arch.feature_dim)."""
+
+    def __init__(self, arch: ConvArch) -> None:
+        super().__init__()
+        self.arch = arch
+        layers: list[nn.Module] = []
+        in_channels = 3
+        for layer in arch.encoder:
+            layers.append(nn.Conv2d(in_channels, layer.channels, layer.kernel, layer.stride))
+            if arch.batch_norm:
+                layers.append(nn.BatchNorm2d(layer.channels))
+            layers.append(nn.ReLU())
+            in_channels = layer.channels
+        layers.append(nn.Flatten())
+        self.net = nn.Sequential(*layers)
+        he_init(self)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.net(images)  # (B, feature_dim)
+
+
+class ConvDecoder(nn.Module):
+    """Vectors (B, in_dim) -> image logits (B, 3, H, W); ``sigmoid`` of them is the image."""
+
+    def __init__(self, arch: ConvArch, in_dim: int) -> None:
+        super().__init__()
+        self.arch = arch
+        self.fc = nn.Linear(in_dim, arch.feature_dim)
+        layers: list[nn.Module] = []
+        in_channels = arch.feature_shape[0]
+        for i, layer in enumerate(arch.decoder):
+            layers.append(nn.ConvTranspose2d(in_channels, layer.channels, layer.kernel, layer.stride))
+            if i < len(arch.decoder) - 1:  # the last layer outputs logits: no norm, no ReLU
+                if arch.batch_norm:
+                    layers.append(nn.BatchNorm2d(layer.channels))
+                layers.append(nn.ReLU())
+            in_channels = layer.channels
+        self.net = nn.Sequential(*layers)
+        he_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.relu(self.fc(x)).view(-1, *self.arch.feature_shape)  # (B, C, h, w)
+        return self.net(h)  # (B, 3, H, W) logits
+
+
+def he_init(module: nn.Module) -> nn.Module:
+    """He-normal weights (fan-in, gain sqrt(2)) and zero biases for every Linear, Conv2d and
+    ConvTranspose2d inside ``module``; returns it. A transposed conv's fan-in is what one output
+    pixel sums over, in_channels * k^2 / stride^2, not PyTorch's in_channels-based guess."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            if isinstance(m, nn.ConvTranspose2d):
+                kh, kw = m.kernel_size
+                sh, sw = m.stride
+                fan_in = m.in_channels * kh * kw / (sh * sw)
+            else:
+                fan_in = m.weight[0].numel()
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_in))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+def to_float_images(
+    images: Tensor | np.ndarray, image_size: int, device: torch.device | str | None = None
+) -> Tensor:
+    """uint8 (B, H, W, 3) -> float32 (B, 3, H, W) in [0, 1] on ``device``; float (B, 3, H, W)
+    images (assumed in [0, 1]; not checked, to avoid a device sync) pass through, moved to
+    ``device``. Raises ConfigError for any other dtype or shape, naming what is accepted."""
+    x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if not isinstance(x, Tensor):
+        raise ConfigError(f"images must be a torch Tensor or a NumPy array; got {type(images).__name__}")
+    s = image_size
+    if x.dtype == torch.uint8:
+        if x.ndim != 4 or tuple(x.shape[1:]) != (s, s, 3):
+            raise ConfigError(f"uint8 images must have shape (B, {s}, {s}, 3); got {tuple(x.shape)}")
+        # transfer as uint8, then convert on the device
+        return x.to(device).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+    if x.is_floating_point():
+        if x.ndim != 4 or tuple(x.shape[1:]) != (3, s, s):
+            raise ConfigError(
+                f"float images must have shape (B, 3, {s}, {s}) with values in [0, 1]; got "
+                f"{tuple(x.shape)} (uint8 images are (B, {s}, {s}, 3))"
+            )
+        return x.to(device=device, dtype=torch.float32)
+    raise ConfigError(
+        f"images must be uint8 (B, {s}, {s}, 3) or float (B, 3, {s}, {s}) in [0, 1]; got dtype {x.dtype}"
+    )
+
+
+def to_uint8_images(images: Tensor) -> np.ndarray:
+    """Float (B, 3, H, W) in [0, 1] -> uint8 (B, H, W, 3) NumPy on the host (for image grids)."""
+    x = images.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()

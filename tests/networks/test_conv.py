@@ -1,0 +1,97 @@
+"""The RIG conv encoder / decoder: exact spatial sizes with real tensors, full output coverage,
+and the image conversion helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from affordkit.errors import ConfigError
+from affordkit.networks import (
+    RIG_48,
+    RIG_84,
+    ConvDecoder,
+    ConvEncoder,
+    rig_arch,
+    to_float_images,
+    to_uint8_images,
+)
+
+# spatial side after each layer, from the architecture tables in ALGORITHMS.md (84: see conv.py)
+ENCODER_SIZES = {48: [15, 7, 3], 84: [27, 8, 2]}
+DECODER_SIZES = {48: [7, 15, 48], 84: [8, 27, 84]}
+
+
+def layer_sides(net: nn.Sequential, x: torch.Tensor, kind: type[nn.Module]) -> list[int]:
+    sides = []
+    for layer in net:
+        x = layer(x)
+        if isinstance(layer, kind):
+            sides.append(x.shape[-1])
+            assert x.shape[-2] == x.shape[-1]
+    return sides
+
+
+@pytest.mark.parametrize("size", [48, 84])
+def test_spatial_sizes_are_exact(size: int) -> None:
+    arch = rig_arch(size)
+    encoder, decoder = ConvEncoder(arch), ConvDecoder(arch, 4)
+    x = torch.rand(2, 3, size, size)
+    assert layer_sides(encoder.net, x, nn.Conv2d) == ENCODER_SIZES[size]
+    assert encoder(x).shape == (2, arch.feature_dim)
+    h = torch.rand(2, *arch.feature_shape)
+    assert layer_sides(decoder.net, h, nn.ConvTranspose2d) == DECODER_SIZES[size]
+    assert decoder(torch.randn(2, 4)).shape == (2, 3, size, size)
+
+
+def test_architecture_tables() -> None:
+    assert [(c.channels, c.kernel, c.stride) for c in RIG_48.encoder] == [(16, 5, 3), (32, 3, 2), (64, 3, 2)]
+    assert [(c.channels, c.kernel, c.stride) for c in RIG_84.encoder] == [(16, 5, 3), (32, 5, 3), (32, 5, 3)]
+    assert RIG_48.feature_dim == 576 and RIG_84.feature_dim == 128
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in ConvEncoder(RIG_48).modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in ConvEncoder(RIG_84).modules()) == 3
+    with pytest.raises(ConfigError, match="accepted values"):
+        rig_arch(64)
+
+
+@pytest.mark.parametrize("size", [48, 84])
+def test_every_output_pixel_sees_the_input(size: int) -> None:
+    """No row or column of the decoded image is bias-only (what output_padding would leave)."""
+    decoder = ConvDecoder(rig_arch(size), 4)
+    for m in decoder.modules():
+        if isinstance(m, nn.ConvTranspose2d):
+            assert m.bias is not None
+            nn.init.constant_(m.weight, 1.0)
+            nn.init.zeros_(m.bias)
+    decoder.eval()  # BatchNorm with its initial running statistics: the identity
+    with torch.no_grad():
+        out = decoder.net(torch.ones(1, *decoder.arch.feature_shape))
+    assert (out > 0).all()
+
+
+def test_to_float_images_converts_uint8_hwc() -> None:
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 48, 48, 3), dtype=np.uint8)
+    x = to_float_images(images, 48)
+    assert x.shape == (2, 3, 48, 48) and x.dtype == torch.float32 and x.is_contiguous()
+    assert x[1, 2, 5, 7].item() == pytest.approx(images[1, 5, 7, 2] / 255.0)
+    assert torch.equal(to_float_images(torch.from_numpy(images), 48), x)
+    assert np.array_equal(to_uint8_images(x), images)  # the inverse, for image grids
+    assert to_float_images(x, 48) is x  # float CHW passes through
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((2, 84, 84, 3), np.uint8),  # wrong size
+        np.zeros((2, 48, 48), np.uint8),  # no channels
+        np.zeros((2, 3, 48, 48), np.uint8),  # uint8 must be HWC
+        np.zeros((2, 48, 48, 3), np.float32),  # float must be CHW
+        np.zeros((2, 48, 48, 3), np.int32),  # neither uint8 nor float
+        [[1, 2]],  # not an array
+    ],
+)
+def test_to_float_images_rejects_bad_input(bad: object) -> None:
+    with pytest.raises(ConfigError, match="images"):
+        to_float_images(bad, 48)
