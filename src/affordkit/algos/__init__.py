@@ -1,7 +1,7 @@
 """Learners that train from minibatches (TD3 now; AWAC and BC later), the functions they share,
 and exploration noise for their rollouts."""
 
-from affordkit.algos.common import Learner, resolve_device, soft_update, target_network, twin_q_target
+from affordkit.algos.common import Learner, soft_update, target_network, twin_q_target
 from affordkit.algos.noise import (
     ExplorationNoise,
     GaussianNoise,
@@ -26,7 +26,6 @@ __all__ = [
     "TD3Config",
     "make_noise",
     "noisy_action",
-    "resolve_device",
     "soft_update",
     "target_network",
     "twin_q_target",

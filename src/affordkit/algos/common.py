@@ -79,14 +79,3 @@ def twin_q_target(
     (Fujimoto et al. 2018, section 4.2; also AWAC's critic). A terminal transition bootstraps nothing;
     a time-limit truncation must arrive with done = 0 (types.Batch)."""
     return reward + discount * (1.0 - done) * torch.minimum(next_q1, next_q2)
-
-
-def resolve_device(device: torch.device | str) -> torch.device:
-    """``device`` as a ``torch.device``, refusing CUDA where torch sees none."""
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as e:
-        raise ConfigError(f"device={device!r} is not a torch device; use 'cpu' or 'cuda'") from e
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} was asked for, but torch sees no CUDA device here")
-    return resolved

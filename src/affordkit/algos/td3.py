@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from affordkit.algos.common import resolve_device, soft_update, target_network, twin_q_target
+from affordkit.algos.common import soft_update, target_network, twin_q_target
+from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.mlp import TwinQ, mlp
 from affordkit.types import Batch

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.logging import RunLogger
 
@@ -139,7 +140,7 @@ def fit(
         raise ConfigError(
             f"{type(model).__name__} cannot be fitted: it needs loss(batch, generator) and to be an nn.Module"
         )
-    device = _device(config.device)
+    device = resolve_device(config.device)
     arrays = _check_data(data)
     num_rows = len(next(iter(arrays.values())))
     train_idx, heldout_idx = split_indices(num_rows, config.heldout_fraction, config.seed)
@@ -267,16 +268,6 @@ def _heldout_loss(
                 sums[k] = sums[k] + weighted if k in sums else weighted
     model.train(True)
     return {k: float(v.item()) / len(rows) for k, v in sums.items()}
-
-
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise ConfigError(f"device={name!r} is not a torch device; use 'cpu' or 'cuda'") from e
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} was asked for, but torch sees no CUDA device here")
-    return device
 
 
 def _check_data(data: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

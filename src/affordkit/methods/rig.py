@@ -40,6 +40,7 @@ from affordkit.algos.noise import (
 )
 from affordkit.algos.td3 import TD3, TD3Config
 from affordkit.data import EpisodeReplay, FieldSpec
+from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
 from affordkit.errors import ConfigError
 from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, fitted_prior, standard_normal_prior
@@ -188,12 +189,6 @@ def preset(name: str) -> RIGConfig:
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def encoder(vae: BetaVAE) -> Any:
     """uint8 images (B, H, W, 3) -> float32 latents (B, d) as NumPy: the posterior mean."""
 
@@ -536,7 +531,7 @@ def run(
         cfg = cfg or default_preset()
         run_dir = make_run_dir(cfg.runs_dir, "rig", resolve(cfg.env).name)
     resolve(cfg.env)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     with RunLogger(
         run_dir, method="rig", env=cfg.env, seed=cfg.seed, config=cfg, resume=resume is not None
     ) as logger:
@@ -692,7 +687,7 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
 def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
     """``affordkit eval``: the run's latest checkpoint on fresh goal images."""
     cfg = load_run_config(run_dir)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     vae_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "vae.pt", with_replay=False)
     rl_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "rl", with_replay=False)
     vae = BetaVAE(cfg.vae).to(device)
