@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from affordkit.algos import resolve_device, soft_update, target_network, twin_q_target
+from affordkit.algos import soft_update, target_network, twin_q_target
+from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks import TwinQ, mlp
 
