@@ -66,7 +66,8 @@ class RIGConfig:
     seed: int = 0
     """Seeds data collection, networks, exploration, replay sampling and evaluation."""
     preset: str = "default"
-    """Name of the preset these values started from (see `affordkit rig --help`)."""
+    """Preset the other values start from: ``default`` (100k env steps, the benchmark setting),
+    ``quick`` (30k, minutes) or ``smoke`` (seconds, nothing learned)."""
     image_size: int = 48
     """Observation size: 48 (Skew-Fit and later) or 84 (the original release)."""
     device: str = "auto"
