@@ -25,8 +25,9 @@ def make_vae(size: int = 48, **overrides: object) -> BetaVAE:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_shapes_dtypes_and_ranges(size: int) -> None:
-    vae = make_vae(size, latent_dim=5)
+@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+def test_shapes_dtypes_and_ranges(size: int, decoder: str) -> None:
+    vae = make_vae(size, latent_dim=5, decoder=decoder)
     x = images(3, size)
     mu, logvar = vae.encode(x)
     assert mu.shape == logvar.shape == (3, 5) and mu.dtype == torch.float32
@@ -105,8 +106,9 @@ def test_gaussian_reconstruction_is_half_the_squared_error() -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_gradient_reaches_every_parameter(size: int) -> None:
-    vae = make_vae(size)
+@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+def test_gradient_reaches_every_parameter(size: int, decoder: str) -> None:
+    vae = make_vae(size, decoder=decoder)
     vae.train()
     vae.loss(images(8, size), torch.Generator().manual_seed(0))["loss"].backward()
     names = [name for name, _ in vae.named_parameters()]
@@ -159,6 +161,7 @@ def test_bad_images_raise(bad: object) -> None:
         dict(beta_warmup_steps=-1),
         dict(reconstruction="laplace"),
         dict(reduction="max"),
+        dict(decoder="deconv"),
         dict(min_variance=0.0),
     ],
 )

@@ -32,6 +32,7 @@ from affordkit.errors import ConfigError
 from affordkit.logging import image_grid
 from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
+    BroadcastDecoder,
     ConvDecoder,
     ConvEncoder,
     he_init,
@@ -42,6 +43,7 @@ from affordkit.networks.conv import (
 
 Reconstruction = Literal["gaussian", "bernoulli"]
 Reduction = Literal["sum", "mean"]
+DecoderKind = Literal["rig", "broadcast"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class VAEConfig:
     reduction: Reduction = "sum"
     """Reduction of the reconstruction over the 3HW pixel values: ``sum`` (the image's log-
     likelihood, the paper's beta) or ``mean`` (see the class docstring for beta's meaning)."""
+    decoder: DecoderKind = "rig"
+    """``rig``: the original deconv decoder; ``broadcast``: the spatial broadcast decoder (Watters
+    et al. 2019), which on the tabletop keeps both effector and puck in the latent where ``rig``
+    keeps only the puck (docs/methods/rig.md)."""
     min_variance: float = 1e-3
     """Floor of the posterior variance: logvar = log(min_variance) + |linear| (rlkit ConvVAE)."""
 
@@ -96,6 +102,8 @@ class VAEConfig:
             raise ConfigError(
                 f"reconstruction={self.reconstruction!r}; accepted values: ['gaussian', 'bernoulli']"
             )
+        if self.decoder not in ("rig", "broadcast"):
+            raise ConfigError(f"decoder={self.decoder!r}; accepted values: ['rig', 'broadcast']")
         if self.reduction not in ("sum", "mean"):
             raise ConfigError(f"reduction={self.reduction!r}; accepted values: ['sum', 'mean']")
         if not 0 < self.min_variance < 1:
@@ -112,7 +120,11 @@ class BetaVAE(nn.Module):
         self.encoder = ConvEncoder(arch)
         self.mu_head = nn.Linear(arch.feature_dim, config.latent_dim)
         self.logvar_head = nn.Linear(arch.feature_dim, config.latent_dim)
-        self.decoder = ConvDecoder(arch, config.latent_dim)
+        self.decoder: nn.Module = (
+            ConvDecoder(arch, config.latent_dim)
+            if config.decoder == "rig"
+            else BroadcastDecoder(config.image_size, config.latent_dim)
+        )
         he_init(self.mu_head)
         he_init(self.logvar_head)
         self._log_min_variance = math.log(config.min_variance)

@@ -79,10 +79,11 @@ class RIGConfig:
     """Images for VAE pre-training: 10,000 in RIG (100 were enough for the reacher)."""
     vae_random_steps: int = 5
     """Random actions after each reset to a random goal state; every observation is kept."""
-    vae: VAEConfig = field(default_factory=lambda: VAEConfig(beta=1.0))
+    vae: VAEConfig = field(default_factory=lambda: VAEConfig(beta=1.0, latent_dim=8, decoder="broadcast"))
     """beta 1, not the paper's 5: on the tabletop images beta 5 collapsed the latent of PointReach
-    (held-out KL 0.04 nats after 2,000 steps); beta 1 kept the effector (KL about 10 nats) and RIG
-    learned (docs/methods/rig.md)."""
+    (held-out KL 0.04 nats after 2,000 steps), beta 1 kept it. Latent 8 with the spatial broadcast
+    decoder: with RIG's decoder and latent 4 the VAE encoded the puck and not the effector on Push
+    (docs/methods/rig.md)."""
     vae_fit: FitConfig = field(
         default_factory=lambda: FitConfig(num_steps=3000, eval_interval=1000, media_interval=0)
     )
@@ -150,7 +151,7 @@ def quick_preset() -> RIGConfig:
     return RIGConfig(
         preset="quick",
         vae_images=5_000,
-        vae=VAEConfig(beta=1.0, beta_warmup_steps=1000),
+        vae=VAEConfig(beta=1.0, latent_dim=8, decoder="broadcast", beta_warmup_steps=1000),
         vae_fit=FitConfig(num_steps=2000, eval_interval=500, media_interval=0),
         env_steps=30_000,
         warmup_steps=2_000,

@@ -150,6 +150,40 @@ class ConvDecoder(nn.Module):
         return self.net(h)  # (B, 3, H, W) logits
 
 
+class BroadcastDecoder(nn.Module):
+    """Spatial broadcast decoder (Watters et al. 2019): the latent is copied to every cell of a
+    coarse grid (image_size / 4 on a side) beside the cell's x and y coordinates, two 3x3 convs mix
+    them, and two stride-2 deconvs bring the grid to full size. Drawing an object at a position
+    then needs only a comparison of latent and coordinates, which the RIG decoder (a linear layer
+    into 3x3 features) has to learn for every position: on the tabletop, with a latent of 8, it
+    encodes both the effector and the puck where the RIG decoder drops the effector
+    (docs/methods/rig.md). Vectors (B, in_dim) -> logits (B, 3, H, W)."""
+
+    def __init__(self, image_size: int, in_dim: int, channels: int = 64) -> None:
+        super().__init__()
+        if image_size % 4:
+            raise ConfigError(f"image_size={image_size}: the broadcast decoder needs a multiple of 4")
+        self.grid = grid = image_size // 4
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, grid), torch.linspace(-1, 1, grid), indexing="ij")
+        self.coords: Tensor
+        self.register_buffer("coords", torch.stack([xs, ys])[None], persistent=False)  # (1, 2, g, g)
+        self.net = nn.Sequential(
+            nn.Conv2d(in_dim + 2, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(channels, 32, 4, stride=2, padding=1),  # g -> 2g
+            nn.ReLU(),
+            nn.ConvTranspose2d(32, 3, 4, stride=2, padding=1),  # 2g -> 4g = image_size
+        )
+        he_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, d, g = x.shape[0], x.shape[1], self.grid
+        tiled = x[:, :, None, None].expand(b, d, g, g)
+        return self.net(torch.cat([tiled, self.coords.expand(b, 2, g, g)], dim=1))  # (B, 3, H, W) logits
+
+
 def he_init(module: nn.Module) -> nn.Module:
     """He-normal weights (fan-in, gain sqrt(2)) and zero biases for every Linear, Conv2d and
     ConvTranspose2d inside ``module``; returns it. A transposed conv's fan-in is what one output
