@@ -385,7 +385,8 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
     rng = np.random.default_rng(cfg.seed + 10_000 + c.finetunes)
     take = min(used, len(agent.vae_data))
     replay_images = agent.replay.fields["image"][rng.choice(used, size=take, replace=False)]
-    images = np.concatenate([replay_images, agent.vae_data[: max(take, 1)]])
+    pretraining = agent.vae_data[rng.choice(len(agent.vae_data), size=max(take, 1), replace=False)]
+    images = np.concatenate([replay_images, pretraining])
     fit_cfg = dataclasses.replace(
         cfg.vae_fit,
         num_steps=cfg.finetune_steps,
