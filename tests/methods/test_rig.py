@@ -94,3 +94,8 @@ def test_cli_rig_errors() -> None:
     with pytest.raises(SystemExit):
         main(["rig", "--preset", "smoke", "--bogus", "1"])
     assert main(["rig", "--resume", "/nonexistent/run"]) == 2
+
+
+def test_image_size_is_one_setting() -> None:
+    assert rig.RIGConfig(image_size=84).vae.image_size == 84
+    assert rig.config_from_dict(dataclasses.asdict(rig.RIGConfig(image_size=84))).vae.image_size == 84

@@ -125,10 +125,8 @@ class RIGConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
-        if self.vae.image_size != self.image_size:
-            raise ConfigError(
-                f"vae.image_size={self.vae.image_size} differs from image_size={self.image_size}"
-            )
+        if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
+            object.__setattr__(self, "vae", dataclasses.replace(self.vae, image_size=self.image_size))
         for name in ("vae_images", "num_envs", "env_steps", "replay_capacity", "eval_episodes", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
