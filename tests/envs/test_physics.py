@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from affordkit.envs import TabletopEnv, make_vector_env
-from affordkit.envs.geometry import penetration, signed_distance
+from affordkit.envs.geometry import penetration
 from affordkit.envs.physics import Walls, step_bodies
 
 TOL = 1e-6
@@ -66,16 +66,6 @@ def test_penetration_matches_closed_forms_and_resolves(kind_a, kind_b, x, y, siz
         moved = offset + normal * depth
         assert abs(gap(np.zeros(2), ha, ra, moved, hb, rb)) < 1e-9
     assert abs(np.hypot(*normal) - 1) < 1e-9
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.floats(-1, 1), st.floats(-1, 1), st.floats(0.05, 0.3), st.booleans())
-def test_signed_distance_sign(px, py, size, box) -> None:
-    half = np.full(2, size) if box else np.zeros(2)
-    radius = 0.0 if box else size
-    sd = signed_distance(np.array([px, py]), half, np.asarray(radius))
-    g = gap(np.array([px, py]), np.zeros(2), 0.0, np.zeros(2), half, radius)
-    np.testing.assert_allclose(sd, g, atol=1e-9)
 
 
 @settings(max_examples=25, deadline=None)

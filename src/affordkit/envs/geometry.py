@@ -1,10 +1,11 @@
-"""Shapes of the 2-D tabletop as rounded axis-aligned boxes, and the two queries on them.
+"""Shapes of the 2-D tabletop as rounded axis-aligned boxes, and the contact query between them.
 
 Every body (the point effector, discs, boxes, walls) is a *rounded box*: the set of points within
 ``radius`` of an axis-aligned box of half-extents ``half``. A disc has ``half = 0``, a box has
 ``radius = 0``. The Minkowski difference of two rounded boxes is again a rounded box (half-extents
 and radii add), so one formula gives the contact between any two bodies, whatever their shapes.
-All functions broadcast over leading dimensions and use no Python loops.
+All functions broadcast over leading dimensions and use no Python loops. (The renderer computes
+the signed distance to a rounded box itself, in a separable form: `render.py`.)
 """
 
 from __future__ import annotations
@@ -46,15 +47,6 @@ def penetration(offset: FloatArray, half: FloatArray, radius: FloatArray) -> tup
     depth = np.where(outside, radius - dist, np.where(use_x, gap[..., 0], gap[..., 1]))
     normal = np.where(outside[..., None], normal_out, normal_in)
     return depth, normal
-
-
-def signed_distance(point: FloatArray, half: FloatArray, radius: FloatArray) -> FloatArray:
-    """Signed distance (negative inside) from ``point`` (..., 2), relative to the body's centre, to
-    a rounded box with half-extents ``half`` (..., 2) and ``radius`` (...)."""
-    q = np.abs(point) - half
-    outer = np.sqrt(np.maximum(q[..., 0], 0.0) ** 2 + np.maximum(q[..., 1], 0.0) ** 2)
-    inner = np.minimum(np.maximum(q[..., 0], q[..., 1]), 0.0)
-    return outer + inner - radius
 
 
 def extent(half: FloatArray, radius: FloatArray) -> FloatArray:
