@@ -1,4 +1,4 @@
-"""RIG's goal priors: N(0, I) and the Gaussian fitted to the training encodings."""
+"""Goal priors: N(0, I), the Gaussian fitted to the training encodings, and stored goal sets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from affordkit.errors import ConfigError
-from affordkit.generative import GaussianPrior, fitted_prior, standard_normal_prior
+from affordkit.generative import (
+    EmpiricalPrior,
+    GaussianPrior,
+    fitted_prior,
+    prior_from_state_dict,
+    standard_normal_prior,
+)
 
 
 def encodings(n: int = 500) -> torch.Tensor:
@@ -73,3 +79,27 @@ def test_unused_dimension_is_floored() -> None:
 def test_bad_input_raises(make) -> None:
     with pytest.raises(ConfigError):
         make()
+
+
+def test_empirical_prior_draws_only_stored_points_uniformly() -> None:
+    points = torch.tensor([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    prior = EmpiricalPrior(points)
+    samples = prior.sample(3000, torch.Generator().manual_seed(0))
+    assert samples.shape == (3000, 2) and prior.latent_dim == 2
+    index = (samples[:, 0] / 2).long()
+    assert torch.equal(samples, points[index])  # every sample is one of the points
+    counts = torch.bincount(index, minlength=3).float() / 3000
+    assert torch.allclose(counts, torch.full((3,), 1 / 3), atol=0.04)
+    again = prior.sample(3000, torch.Generator().manual_seed(0))
+    assert torch.equal(samples, again)
+
+
+def test_empirical_prior_state_round_trip_and_dispatch() -> None:
+    prior = EmpiricalPrior(torch.randn(5, 3))
+    loaded = prior_from_state_dict(prior.state_dict())
+    assert isinstance(loaded, EmpiricalPrior) and torch.equal(loaded.points, prior.points)
+    assert isinstance(prior_from_state_dict(standard_normal_prior(3).state_dict()), GaussianPrior)
+    with pytest.raises(ConfigError, match="points"):
+        EmpiricalPrior(torch.zeros(0, 3))
+    with pytest.raises(ConfigError, match="finite"):
+        EmpiricalPrior(torch.tensor([[float("nan"), 0.0]]))

@@ -99,3 +99,28 @@ def test_cli_rig_errors() -> None:
 def test_image_size_is_one_setting() -> None:
     assert rig.RIGConfig(image_size=84).vae.image_size == 84
     assert rig.config_from_dict(dataclasses.asdict(rig.RIGConfig(image_size=84))).vae.image_size == 84
+
+
+def test_state_oracle_runs_resumes_and_evaluates_without_a_vae(tmp_path: Path) -> None:
+    cfg = smoke(tmp_path, observation="state")
+    assert cfg.finetune_every == 0  # nothing to fine-tune
+    stopped = rig.run(cfg, progress=False, stop_at=400).parent
+    assert stopped.name.startswith("her-state-Push")
+    report = rig.run(resume=stopped, progress=False)
+    assert "oracle" in report.read_text()
+    state = rl_state(stopped)
+    assert state["vae"] is None and state["td3"]["sizes"] == (8, 2)  # [state, goal state]
+    assert not (stopped / "checkpoints" / "vae.pt").exists()
+    _, replay = checkpoint.load(stopped / "checkpoints" / "rl")
+    assert replay is not None and "field/state" in replay and "field/image" not in replay  # no images
+    metrics = rig.evaluate_run(stopped, episodes=4, seed=5)
+    assert metrics["env_steps"] == 800 and 0 <= metrics["success_rate"] <= 1
+
+
+def test_state_oracle_prior_is_the_envs_goal_distribution() -> None:
+    cfg = rig.RIGConfig(observation="state", env="Push")
+    bank = rig.goal_state_bank(cfg, n=2000)
+    points = bank.points.numpy()
+    assert points.shape == (2000, 4)
+    assert np.abs(points[:, :2]).max() <= 0.8 + 1e-6 and np.abs(points[:, 2:]).max() <= 0.6 + 1e-6
+    assert points[:, 0].std() > 0.3  # spread over the goal region, not a point

@@ -2,18 +2,28 @@
 priors, and the one fit loop they share."""
 
 from affordkit.generative.fit import FitConfig, Fittable, HasMedia, fit, split_indices
-from affordkit.generative.priors import GaussianPrior, fitted_prior, standard_normal_prior
+from affordkit.generative.priors import (
+    EmpiricalPrior,
+    GaussianPrior,
+    GoalPrior,
+    fitted_prior,
+    prior_from_state_dict,
+    standard_normal_prior,
+)
 from affordkit.generative.vae import BetaVAE, VAEConfig
 
 __all__ = [
     "BetaVAE",
+    "EmpiricalPrior",
     "FitConfig",
     "Fittable",
     "GaussianPrior",
+    "GoalPrior",
     "HasMedia",
     "VAEConfig",
     "fit",
     "fitted_prior",
+    "prior_from_state_dict",
     "split_indices",
     "standard_normal_prior",
 ]

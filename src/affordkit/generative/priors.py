@@ -86,3 +86,47 @@ def fitted_prior(encodings: Tensor, min_std: float = 1e-6) -> GaussianPrior:
     if x.ndim != 2 or len(x) < 2:
         raise ConfigError(f"encodings must have shape (N >= 2, d); got {tuple(x.shape)}")
     return GaussianPrior(x.mean(0), x.std(0, correction=0).clamp_min(min_std))
+
+
+class EmpiricalPrior:
+    """Goals drawn uniformly from a stored set (n, d): the env's own goal distribution for the
+    state-space oracle (goal states from resets), and later VAL's presampled goal banks. Saved and
+    loaded like ``GaussianPrior``."""
+
+    def __init__(self, points: Tensor) -> None:
+        points = torch.as_tensor(points, dtype=torch.float32)
+        if points.ndim != 2 or len(points) < 1 or not torch.isfinite(points).all():
+            raise ConfigError(
+                f"an empirical prior needs finite points of shape (n >= 1, d); got {tuple(points.shape)}"
+            )
+        self.points = points
+
+    @property
+    def latent_dim(self) -> int:
+        return self.points.shape[1]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n stored points (n, d), drawn uniformly with replacement."""
+        index = torch.randint(len(self.points), (n,), generator=generator, device=self.points.device)
+        return self.points[index]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"points": self.points.detach().cpu().clone()}
+
+    def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        if "points" not in state:
+            raise ConfigError(f"an empirical prior's state needs 'points'; got keys {sorted(state)}")
+        self.points = EmpiricalPrior(state["points"]).points.to(self.points.device)
+
+    def __repr__(self) -> str:
+        return f"EmpiricalPrior({len(self.points)} points of dimension {self.latent_dim})"
+
+
+GoalPrior = GaussianPrior | EmpiricalPrior
+
+
+def prior_from_state_dict(state: Mapping[str, Tensor]) -> GoalPrior:
+    """A ``GaussianPrior`` or ``EmpiricalPrior`` from its ``state_dict()``."""
+    if "points" in state:
+        return EmpiricalPrior(state["points"])
+    return GaussianPrior.from_state_dict(state)

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from affordkit.envs import TabletopVectorEnv
-from affordkit.types import IMAGE
+from affordkit.types import DESIRED_GOAL, IMAGE
 
 Policy = Callable[[dict[str, np.ndarray], int], np.ndarray]  # (observation batch, step) -> (N, A)
-# goal images (E, H, W, 3) -> the policy for this episode (encode the goals once, not every step)
-PolicyForGoals = Callable[[np.ndarray], Policy]
+# goal images (E, H, W, 3) and goal states (E, goal_dim) -> the policy for this episode (encode the
+# goals once, not every step); image-based policies must use the images alone
+PolicyForGoals = Callable[[np.ndarray, np.ndarray], Policy]
 
 
 @dataclass
@@ -40,11 +41,12 @@ def evaluate_on_goal_images(
     env: TabletopVectorEnv, policy_for_goals: PolicyForGoals, seed: int, record: bool = False
 ) -> EvalResult:
     """One episode per env: reset with ``seed``, render each env's goal state as an image, and run
-    the policy that ``policy_for_goals(goal_images)`` returns to the end. The policy sees the goal
-    only as an image; the env's state-space goal is used for the metrics alone."""
+    the policy that ``policy_for_goals(goal_images, goal_states)`` returns to the end. Image-based
+    policies see the goal only as an image; the state-space goal is for the metrics and for
+    state-space baselines."""
     obs, _ = env.reset(seed=seed)
     goal_images = env.render_goal()
-    policy = policy_for_goals(goal_images)
+    policy = policy_for_goals(goal_images, obs[DESIRED_GOAL])
     frames = [obs[IMAGE]] if record else []
     info: dict[str, np.ndarray] = {}
     for t in range(env.config.max_episode_steps):

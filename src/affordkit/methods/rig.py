@@ -44,7 +44,7 @@ from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
 from affordkit.errors import ConfigError
 from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, fitted_prior, standard_normal_prior
-from affordkit.generative.priors import GaussianPrior
+from affordkit.generative.priors import EmpiricalPrior, GaussianPrior, GoalPrior, prior_from_state_dict
 from affordkit.logging import RunLogger, image_grid, make_run_dir
 from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
@@ -53,7 +53,10 @@ from affordkit.networks import to_uint8_images
 from affordkit.relabel import GoalMix, goal_conditioned_batch, latent_distance, reencode, relabel
 from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
+Features = Any  # observation dict -> (N, d) float32 features the policy sees
+
 PriorKind = Literal["fitted", "standard"]
+ObservationKind = Literal["latent", "state"]
 NoiseKind = Literal["ou", "gaussian"]
 
 
@@ -70,6 +73,11 @@ class RIGConfig:
     ``quick`` (30k, minutes) or ``smoke`` (seconds, nothing learned)."""
     image_size: int = 48
     """Observation size: 48 (Skew-Fit and later) or 84 (the original release)."""
+    observation: ObservationKind = "latent"
+    """What the policy sees and where goals come from: ``latent`` is RIG (VAE posterior means of
+    the images; goals imagined from the prior; reward -||z - z_g||); ``state`` is the oracle
+    baseline of the RIG paper (the true positions, goals drawn from the env's own goal
+    distribution, reward -||s - g|| in state space; no VAE)."""
     device: str = "auto"
     """Torch device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
     runs_dir: Path = Path("runs")
@@ -109,7 +117,7 @@ class RIGConfig:
     """Noise scale: OU sigma 0.3 in RIG and CC-RIG (the example script used 0.2)."""
     finetune_every: int = 0
     """Fine-tune the VAE every this many env steps (0: never); RIG's online variant trains every
-    3,000 env steps."""
+    3,000 env steps. Always 0 for the state oracle."""
     finetune_steps: int = 200
     """VAE gradient steps per fine-tuning round, on replay images mixed with the pre-training data."""
     # --- phase 5 and bookkeeping
@@ -125,6 +133,8 @@ class RIGConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
+        if self.observation == "state" and self.finetune_every:  # no VAE to fine-tune
+            object.__setattr__(self, "finetune_every", 0)
         if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
             object.__setattr__(self, "vae", dataclasses.replace(self.vae, image_size=self.image_size))
         for name in ("vae_images", "num_envs", "env_steps", "replay_capacity", "eval_episodes", "log_every"):
@@ -134,6 +144,8 @@ class RIGConfig:
             raise ConfigError("updates_per_step, warmup_steps and finetune_every must be >= 0")
         if self.prior not in ("fitted", "standard"):
             raise ConfigError(f"prior={self.prior!r}; accepted values: ['fitted', 'standard']")
+        if self.observation not in ("latent", "state"):
+            raise ConfigError(f"observation={self.observation!r}; accepted values: ['latent', 'state']")
         if self.exploration not in ("ou", "gaussian"):
             raise ConfigError(f"exploration={self.exploration!r}; accepted values: ['ou', 'gaussian']")
 
@@ -189,6 +201,11 @@ def preset(name: str) -> RIGConfig:
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def method_name(cfg: RIGConfig) -> str:
+    """``rig`` for RIG, ``her-state`` for the state-space oracle (run folders, reports)."""
+    return "rig" if cfg.observation == "latent" else f"her-{cfg.observation}"
+
+
 def encoder(vae: BetaVAE) -> Any:
     """uint8 images (B, H, W, 3) -> float32 latents (B, d) as NumPy: the posterior mean."""
 
@@ -225,6 +242,14 @@ def train_vae(
     return vae, summary
 
 
+def goal_state_bank(cfg: RIGConfig, n: int = 10_000) -> EmpiricalPrior:
+    """The oracle's goal prior: ``n`` goal states drawn by the env's own reset (its goal
+    distribution, exactly), from seeds no training or evaluation episode uses."""
+    env = make_vector_env(cfg.env, n, autoreset_mode="disabled", image_size=cfg.image_size)
+    obs, _ = env.reset(seed=cfg.seed + 2_000_000)
+    return EmpiricalPrior(torch.from_numpy(obs[DESIRED_GOAL]))
+
+
 def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GaussianPrior:
     if cfg.prior == "standard":
         return standard_normal_prior(cfg.vae.latent_dim)
@@ -250,26 +275,39 @@ class RIGAgent:
     """What RIG trains and carries between episodes (and into checkpoints)."""
 
     def __init__(
-        self, cfg: RIGConfig, vae: BetaVAE, prior: GaussianPrior, vae_data: np.ndarray, device: torch.device
+        self,
+        cfg: RIGConfig,
+        vae: BetaVAE | None,
+        prior: GoalPrior,
+        vae_data: np.ndarray | None,
+        device: torch.device,
     ):
         self.cfg, self.vae, self.prior, self.vae_data, self.device = cfg, vae, prior, vae_data, device
-        d = cfg.vae.latent_dim
-        self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
         self.env = make_vector_env(
             cfg.env, cfg.num_envs, autoreset_mode="disabled", image_size=cfg.image_size
         )
         self.env.reset(seed=cfg.seed)  # seeds every table's generator; episodes reset from there
+        state_dim = self.env.config.goal_dim
+        if cfg.observation == "latent":
+            if vae is None:
+                raise ConfigError("observation='latent' needs a VAE")
+            self.encode = encoder(vae)
+            self.features: Features = lambda obs: self.encode(obs[IMAGE])
+            d = cfg.vae.latent_dim
+        else:  # the oracle: true positions, no images stored
+            self.features = lambda obs: np.asarray(obs[STATE], dtype=np.float32)
+            d = state_dim
+        self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
         size = cfg.image_size
-        self.replay = EpisodeReplay(
-            cfg.replay_capacity,
-            {
-                "image": FieldSpec((size, size, 3), np.uint8),
-                "latent": FieldSpec((d,)),
-                "goal_latent": FieldSpec((d,)),
-                "state": FieldSpec((self.env.config.goal_dim,)),
-            },
-            action_dim=2,
-        )
+        # "latent" and "goal_latent" hold whatever the policy sees: VAE latents, or states
+        fields = {
+            "latent": FieldSpec((d,)),
+            "goal_latent": FieldSpec((d,)),
+            "state": FieldSpec((state_dim,)),
+        }
+        if cfg.observation == "latent":
+            fields["image"] = FieldSpec((size, size, 3), np.uint8)
+        self.replay = EpisodeReplay(cfg.replay_capacity, fields, action_dim=2)
         self.rng = np.random.default_rng(cfg.seed + 2)  # replay sampling and relabeling
         self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
         noise_rng = np.random.default_rng(cfg.seed + 4)
@@ -281,7 +319,6 @@ class RIGAgent:
         self.action_rng = np.random.default_rng(cfg.seed + 5)  # warm-up actions
         self.counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
         self.counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
-        self.encode = encoder(vae)
         self.last_update_metrics: dict[str, float] = {}
 
     def sample_prior(self, n: int) -> np.ndarray:
@@ -310,7 +347,7 @@ class RIGAgent:
     def state_dict(self) -> dict[str, Any]:
         return {
             "td3": self.td3.state_dict(),
-            "vae": self.vae.state_dict(),
+            "vae": self.vae.state_dict() if self.vae is not None else None,
             "prior": self.prior.state_dict(),
             "noise": self.noise.state_dict(),
             "counters": dataclasses.asdict(self.counters),
@@ -323,7 +360,8 @@ class RIGAgent:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.td3.load_state_dict(state["td3"])
-        self.vae.load_state_dict(state["vae"])
+        if self.vae is not None:
+            self.vae.load_state_dict(state["vae"])
         self.prior.load_state_dict(state["prior"])
         self.noise.load_state_dict(state["noise"])
         self.counters = Counters(**state["counters"])
@@ -339,7 +377,7 @@ def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
     noise (uniform actions during warm-up), gradient steps as the env steps accrue."""
     cfg, c = agent.cfg, agent.counters
     n = cfg.num_envs
-    goal = np.zeros((n, cfg.vae.latent_dim), dtype=np.float32)
+    goal = np.zeros((n, agent.prior.latent_dim), dtype=np.float32)
     latent = np.zeros_like(goal)
     metrics: dict[str, torch.Tensor] = {}
 
@@ -348,8 +386,11 @@ def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
         agent.noise.reset(np.ones(n, dtype=bool))
 
     def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        latent[:] = agent.encode(obs[IMAGE])
-        return {"image": obs[IMAGE], "latent": latent.copy(), "goal_latent": goal.copy(), "state": obs[STATE]}
+        latent[:] = agent.features(obs)
+        fields = {"latent": latent.copy(), "goal_latent": goal.copy(), "state": obs[STATE]}
+        if "image" in agent.replay.fields:
+            fields["image"] = obs[IMAGE]
+        return fields
 
     def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
         if c.env_steps < cfg.warmup_steps:
@@ -379,6 +420,7 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
     """Train the VAE further on replay images mixed 1:1 with the pre-training data, then re-encode
     every stored latent (and refit the fitted prior): the latents must match the new encoder."""
     cfg, c = agent.cfg, agent.counters
+    assert agent.vae is not None and agent.vae_data is not None, "fine-tuning needs the VAE"
     used = min(agent.replay.total, agent.replay.capacity)
     rng = np.random.default_rng(cfg.seed + 10_000 + c.finetunes)
     take = min(used, len(agent.vae_data))
@@ -407,15 +449,19 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
 
 # ---------------------------------------------------------------------------------------- phase 5
 def evaluate(agent: RIGAgent, episodes: int, seed: int, record: bool = False) -> EvalResult:
-    """Goals as images: the env renders each episode's goal state, the VAE encodes it."""
+    """Goals as images: the env renders each episode's goal state, the VAE encodes it (the state
+    oracle is given the goal state itself)."""
     cfg = agent.cfg
     env = make_vector_env(cfg.env, episodes, autoreset_mode="disabled", image_size=cfg.image_size)
 
-    def policy_for_goals(goal_images: np.ndarray) -> Any:
-        goal = agent.encode(goal_images)
+    def policy_for_goals(goal_images: np.ndarray, goal_states: np.ndarray) -> Any:
+        if cfg.observation == "latent":
+            goal = agent.encode(goal_images)
+        else:
+            goal = agent.features({STATE: goal_states})
 
         def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
-            return agent.act(agent.encode(obs[IMAGE]), goal)
+            return agent.act(agent.features(obs), goal)
 
         return policy
 
@@ -484,8 +530,11 @@ class _StopRequest:
 
 def prepare_latent_space(
     cfg: RIGConfig, run_dir: Path, logger: RunLogger, progress: bool, device: torch.device
-) -> tuple[BetaVAE, GaussianPrior, np.ndarray]:
-    """Phases 1-3, each skipped when its artifact is already in the run folder."""
+) -> tuple[BetaVAE | None, GoalPrior, np.ndarray | None]:
+    """Phases 1-3, each skipped when its artifact is already in the run folder. The state oracle
+    has no VAE: its prior is the env's goal distribution (recomputed from the seed on resume)."""
+    if cfg.observation == "state":
+        return None, goal_state_bank(cfg), None
     folder = run_dir / ARTIFACTS
     data_path, vae_path = folder / "vae_data.npz", folder / "vae.pt"
     if data_path.exists():
@@ -499,7 +548,7 @@ def prepare_latent_space(
         vae = BetaVAE(cfg.vae).to(device)
         vae.load_state_dict(state["vae"])
         vae.eval()
-        prior = GaussianPrior.from_state_dict(state["prior"])
+        prior = prior_from_state_dict(state["prior"])
     else:
         vae, summary = train_vae(cfg, images, logger, progress, device)
         prior = make_prior(cfg, vae, images)
@@ -530,11 +579,11 @@ def run(
         cfg = load_run_config(run_dir)
     else:
         cfg = cfg or default_preset()
-        run_dir = make_run_dir(cfg.runs_dir, "rig", resolve(cfg.env).name)
+        run_dir = make_run_dir(cfg.runs_dir, method_name(cfg), resolve(cfg.env).name)
     resolve(cfg.env)
     device = resolve_device(cfg.device)
     with RunLogger(
-        run_dir, method="rig", env=cfg.env, seed=cfg.seed, config=cfg, resume=resume is not None
+        run_dir, method=method_name(cfg), env=cfg.env, seed=cfg.seed, config=cfg, resume=resume is not None
     ) as logger:
         vae, prior, images = prepare_latent_space(cfg, run_dir, logger, progress, device)
         agent = RIGAgent(cfg, vae, prior, images, device)
@@ -550,7 +599,8 @@ def run(
             return run_dir / "report.md"
         final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, 999_999), record=True)
         logger.log(agent.counters.env_steps, final.metrics("final/"))
-        _write_gif(run_dir / "media" / "final_rollouts.gif", agent, final)
+        if agent.vae is not None:
+            _write_gif(run_dir / "media" / "final_rollouts.gif", agent, final)
         report = _write_report(run_dir, cfg, agent, final)
     return report
 
@@ -604,7 +654,7 @@ def _write_gif(path: Path, agent: RIGAgent, result: EvalResult, episodes: int = 
     """Observation | goal image | decoded current latent, one row per episode, one frame per step."""
     import imageio.v3 as iio
 
-    assert result.frames is not None and result.goal_images is not None
+    assert result.frames is not None and result.goal_images is not None and agent.vae is not None
     frames = result.frames[:, :episodes]  # (T + 1, E, H, W, 3)
     t, e = frames.shape[:2]
     decoded = to_uint8_images(
@@ -655,7 +705,7 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
     metrics = final.metrics("")
     curves = _plot_curves(run_dir)
     lines = [
-        f"# RIG on {cfg.env}",
+        f"# {'RIG' if cfg.observation == 'latent' else 'TD3 + HER on the true state (oracle)'} on {cfg.env}",
         "",
         f"Preset `{cfg.preset}`, seed {cfg.seed}, {cfg.image_size}x{cfg.image_size} images, "
         f"{c.env_steps:,} env steps, {c.updates:,} gradient steps, {c.finetunes} VAE fine-tuning rounds.",
@@ -669,6 +719,10 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
     lines += [""]
     if curves:
         lines += ["![evaluation curves](media/eval_curves.png)", ""]
+    if agent.vae is None:
+        path = run_dir / "report.md"
+        atomic.write_text(path, "\n".join(lines) + "\n")
+        return path
     lines += [
         "Rollouts (observation | goal image | decoded current latent):",
         "",
@@ -689,13 +743,14 @@ def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
     """``affordkit eval``: the run's latest checkpoint on fresh goal images."""
     cfg = load_run_config(run_dir)
     device = resolve_device(cfg.device)
-    vae_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "vae.pt", with_replay=False)
     rl_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "rl", with_replay=False)
-    vae = BetaVAE(cfg.vae).to(device)
-    vae.load_state_dict(rl_state["vae"])
-    vae.eval()
-    prior = GaussianPrior.from_state_dict(vae_state["prior"])
-    agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, np.zeros((1,)), device)
+    vae: BetaVAE | None = None
+    if cfg.observation == "latent":
+        vae = BetaVAE(cfg.vae).to(device)
+        vae.load_state_dict(rl_state["vae"])
+        vae.eval()
+    prior = prior_from_state_dict(rl_state["prior"])
+    agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, None, device)
     agent.td3.load_state_dict(rl_state["td3"])
     result = evaluate(agent, episodes, seed)
     metrics = {
