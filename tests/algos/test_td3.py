@@ -326,3 +326,47 @@ def test_cuda_learner_matches_its_contract() -> None:
     batch = make_batch(9, device="cuda")
     mo, mr = learner.update(batch), restored.update(batch)
     assert all(torch.equal(mo[k], mr[k]) for k in mo)
+
+
+def pixel_learner() -> TD3:
+    from affordkit.networks.conv import ImageGoalEncoder
+
+    def encoder() -> tuple[nn.Module, int]:
+        module = ImageGoalEncoder(48)
+        return module, module.feature_dim
+
+    return TD3(2 * 48 * 48 * 3, ACTION_DIM, SMALL, seed=0, encoder=encoder)
+
+
+def pixel_batch(seed: int, size: int = 8) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (2, size, 2 * 48 * 48 * 3), generator=g, dtype=torch.uint8)
+    return Batch(
+        obs=images[0],
+        action=torch.rand(size, ACTION_DIM, generator=g) * 2 - 1,
+        reward=torch.randn(size, generator=g),
+        next_obs=images[1],
+        done=torch.zeros(size),
+    )
+
+
+def test_encoded_learner_routes_gradients_into_its_own_encoders() -> None:
+    """Pixel baseline: actor and critic each own a conv encoder trained by their own loss only."""
+    learner = pixel_learner()
+    assert learner.actor[0] is not learner.critic.encoder
+    act = learner.act(pixel_batch(0).obs)
+    assert act.shape == (8, ACTION_DIM) and act.abs().max() <= 1
+    before = {name: snapshot(getattr(learner, name)) for name in NETWORKS}
+    encoder_before = snapshot(learner.critic.encoder)
+    learner.critic_step(pixel_batch(0))
+    assert all_changed(learner.critic.encoder, encoder_before)  # the conv layers learn too
+    for name in ("actor", "actor_target", "critic_target"):
+        assert unchanged(getattr(learner, name), before[name]), name
+    before = {name: snapshot(getattr(learner, name)) for name in NETWORKS}
+    critic_grads = [p.grad.clone() for p in learner.critic.parameters()]
+    learner.actor_step(pixel_batch(1).obs)
+    assert all_changed(learner.actor, before["actor"])  # its conv encoder included
+    for name in ("critic", "actor_target", "critic_target"):
+        assert unchanged(getattr(learner, name), before[name]), name
+    # the policy gradient passed through the critic's encoder without accumulating there
+    assert all(torch.equal(p.grad, g) for p, g in zip(learner.critic.parameters(), critic_grads, strict=True))

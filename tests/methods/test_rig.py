@@ -14,6 +14,7 @@ import torch
 from affordkit.cli import main
 from affordkit.loops import checkpoint
 from affordkit.methods import rig
+from affordkit.relabel import relabel_fields
 
 
 def smoke(tmp_path: Path, **overrides) -> rig.RIGConfig:
@@ -124,3 +125,39 @@ def test_state_oracle_prior_is_the_envs_goal_distribution() -> None:
     assert points.shape == (2000, 4)
     assert np.abs(points[:, :2]).max() <= 0.8 + 1e-6 and np.abs(points[:, 2:]).max() <= 0.6 + 1e-6
     assert points[:, 0].std() > 0.3  # spread over the goal region, not a point
+
+
+def test_pixel_baseline_runs_and_its_reward_is_the_true_state_distance(tmp_path: Path) -> None:
+    cfg = smoke(tmp_path, observation="pixels", env_steps=400, eval_every=400, checkpoint_every=400)
+    report = rig.run(cfg, progress=False)
+    assert report.parent.name.startswith("her-pixels-Push") and "raw pixels" in report.read_text()
+    agent = rig.RIGAgent(
+        dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
+        torch.device("cpu"),
+    )  # fmt: skip
+    rig.run_episode_batch(agent)
+    batch = agent.sample_batch()
+    size = 48 * 48 * 3
+    assert batch.obs.dtype == torch.uint8 and batch.obs.shape == (32, 2 * size)
+    assert torch.equal(batch.obs[:, size:], batch.next_obs[:, size:])  # one goal per transition
+    # goal images and goal states travel together from every source (rollout, prior, future)
+    pos = agent.replay.sample_positions(32, np.random.default_rng(0))
+    agent.rng, _ = np.random.default_rng(1), agent.prior_generator.manual_seed(7)
+    batch = agent._pixel_batch(pos)
+    agent.rng, _ = np.random.default_rng(1), agent.prior_generator.manual_seed(7)
+    goals, source = relabel_fields(
+        agent.replay, pos, cfg.goal_mix, agent.rng,
+        pairs={"goal": ("goal_latent", "latent"), "goal_state": ("goal_state", "state")},
+        sample_prior=agent.sample_prior_images,
+    )  # fmt: skip
+    assert set(source.tolist()) == {0, 1, 2}
+    assert np.array_equal(batch.obs[:, size:].numpy(), goals["goal"])
+    renderer = agent.goal_renderer
+    for i in range(0, 32, renderer.num_envs):
+        states = goals["goal_state"][i : i + renderer.num_envs]
+        images = renderer.render_goal(rig._pad(states, renderer.num_envs))[: len(states)]
+        assert np.array_equal(images.reshape(len(states), -1), goals["goal"][i : i + len(states)])
+    # the reward is minus the true-state distance of the next state to the goal's state
+    next_state = agent.replay.fields["state"][agent.replay.slots(pos + 1)]
+    want = -np.linalg.norm(next_state - goals["goal_state"], axis=1)
+    assert np.allclose(batch.reward.numpy(), want, atol=1e-5)

@@ -20,7 +20,7 @@ which ``state_dict`` carries along with networks, targets, optimisers and the up
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from affordkit.algos.common import soft_update, target_network, twin_q_target
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
-from affordkit.networks.mlp import TwinQ, mlp
+from affordkit.networks.mlp import EncodedTwinQ, TwinQ, mlp
 from affordkit.types import Batch
 
 
@@ -141,7 +141,11 @@ class TD3:
         *,
         seed: int,
         device: torch.device | str = "cpu",
+        encoder: Callable[[], tuple[nn.Module, int]] | None = None,
     ) -> None:
+        """``encoder``, when given, makes a fresh (module, feature size) pair; the actor and the
+        critic then each get their own, in front of their MLPs, trained end to end by their own
+        losses (the pixel-space baseline). Without it the networks read ``obs`` directly."""
         if not _positive_int(obs_dim) or not _positive_int(action_dim):
             raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -151,8 +155,17 @@ class TD3:
         self.device = resolve_device(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh).to(self.device)
-            self.critic = TwinQ(obs_dim, action_dim, config.hidden).to(self.device)
+            if encoder is None:
+                self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh)
+                self.critic = TwinQ(obs_dim, action_dim, config.hidden)
+            else:
+                actor_encoder, features = encoder()
+                head = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh)
+                self.actor = nn.Sequential(actor_encoder, *head)
+                critic_encoder, features = encoder()
+                self.critic = EncodedTwinQ(critic_encoder, features, action_dim, config.hidden)
+            self.actor.to(self.device)
+            self.critic.to(self.device)
         self.actor_target = target_network(self.actor)
         self.critic_target = target_network(self.critic)
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)

@@ -50,13 +50,22 @@ from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
 from affordkit.loops.rollout import EpisodeBatch, run_episodes
 from affordkit.networks import to_uint8_images
-from affordkit.relabel import GoalMix, goal_conditioned_batch, latent_distance, reencode, relabel
+from affordkit.networks.conv import ImageGoalEncoder
+from affordkit.relabel import (
+    PRIOR,
+    GoalMix,
+    goal_conditioned_batch,
+    latent_distance,
+    reencode,
+    relabel,
+    relabel_fields,
+)
 from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
 Features = Any  # observation dict -> (N, d) float32 features the policy sees
 
 PriorKind = Literal["fitted", "standard"]
-ObservationKind = Literal["latent", "state"]
+ObservationKind = Literal["latent", "state", "pixels"]
 NoiseKind = Literal["ou", "gaussian"]
 
 
@@ -77,7 +86,9 @@ class RIGConfig:
     """What the policy sees and where goals come from: ``latent`` is RIG (VAE posterior means of
     the images; goals imagined from the prior; reward -||z - z_g||); ``state`` is the oracle
     baseline of the RIG paper (the true positions, goals drawn from the env's own goal
-    distribution, reward -||s - g|| in state space; no VAE)."""
+    distribution, reward -||s - g|| in state space; no VAE); ``pixels`` is the pixel-space HER
+    baseline (observation and goal images stacked into a conv encoder trained end to end by TD3's
+    losses; goals and reward as for ``state``, so only the observation differs)."""
     device: str = "auto"
     """Torch device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
     runs_dir: Path = Path("runs")
@@ -117,7 +128,7 @@ class RIGConfig:
     """Noise scale: OU sigma 0.3 in RIG and CC-RIG (the example script used 0.2)."""
     finetune_every: int = 0
     """Fine-tune the VAE every this many env steps (0: never); RIG's online variant trains every
-    3,000 env steps. Always 0 for the state oracle."""
+    3,000 env steps. Always 0 for the baselines (no VAE)."""
     finetune_steps: int = 200
     """VAE gradient steps per fine-tuning round, on replay images mixed with the pre-training data."""
     # --- phase 5 and bookkeeping
@@ -133,7 +144,7 @@ class RIGConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
-        if self.observation == "state" and self.finetune_every:  # no VAE to fine-tune
+        if self.observation != "latent" and self.finetune_every:  # no VAE to fine-tune
             object.__setattr__(self, "finetune_every", 0)
         if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
             object.__setattr__(self, "vae", dataclasses.replace(self.vae, image_size=self.image_size))
@@ -144,8 +155,10 @@ class RIGConfig:
             raise ConfigError("updates_per_step, warmup_steps and finetune_every must be >= 0")
         if self.prior not in ("fitted", "standard"):
             raise ConfigError(f"prior={self.prior!r}; accepted values: ['fitted', 'standard']")
-        if self.observation not in ("latent", "state"):
-            raise ConfigError(f"observation={self.observation!r}; accepted values: ['latent', 'state']")
+        if self.observation not in ("latent", "state", "pixels"):
+            raise ConfigError(
+                f"observation={self.observation!r}; accepted values: ['latent', 'state', 'pixels']"
+            )
         if self.exploration not in ("ou", "gaussian"):
             raise ConfigError(f"exploration={self.exploration!r}; accepted values: ['ou', 'gaussian']")
 
@@ -202,7 +215,7 @@ def preset(name: str) -> RIGConfig:
 
 # ------------------------------------------------------------------------------------------ helpers
 def method_name(cfg: RIGConfig) -> str:
-    """``rig`` for RIG, ``her-state`` for the state-space oracle (run folders, reports)."""
+    """``rig`` for RIG, ``her-state`` / ``her-pixels`` for the baselines (run folders, reports)."""
     return "rig" if cfg.observation == "latent" else f"her-{cfg.observation}"
 
 
@@ -288,25 +301,43 @@ class RIGAgent:
         )
         self.env.reset(seed=cfg.seed)  # seeds every table's generator; episodes reset from there
         state_dim = self.env.config.goal_dim
+        size = cfg.image_size
+        network: Any = None
+        dtype: Any = np.float32
         if cfg.observation == "latent":
             if vae is None:
                 raise ConfigError("observation='latent' needs a VAE")
             self.encode = encoder(vae)
             self.features: Features = lambda obs: self.encode(obs[IMAGE])
             d = cfg.vae.latent_dim
-        else:  # the oracle: true positions, no images stored
+        elif cfg.observation == "state":  # the oracle: true positions, no images stored
             self.features = lambda obs: np.asarray(obs[STATE], dtype=np.float32)
             d = state_dim
-        self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
-        size = cfg.image_size
-        # "latent" and "goal_latent" hold whatever the policy sees: VAE latents, or states
+        else:  # pixels: flat uint8 images, encoded inside the networks
+            self.features = lambda obs: obs[IMAGE].reshape(len(obs[IMAGE]), -1)
+            d, dtype = size * size * 3, np.uint8
+
+            def network() -> tuple[torch.nn.Module, int]:
+                module = ImageGoalEncoder(size)
+                return module, module.feature_dim
+
+            # renders prior goal states as images: as many tables as prior goals per batch
+            k = max(1, int(cfg.goal_mix.counts(cfg.td3.batch_size)[PRIOR]))
+            self.goal_renderer = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=size)
+            self.goal_renderer.reset(seed=cfg.seed + 3_000_000)
+        self.td3 = TD3(
+            obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device, encoder=network
+        )
+        # "latent" and "goal_latent" hold whatever the policy sees: VAE latents, states or images
         fields = {
-            "latent": FieldSpec((d,)),
-            "goal_latent": FieldSpec((d,)),
+            "latent": FieldSpec((d,), dtype),
+            "goal_latent": FieldSpec((d,), dtype),
             "state": FieldSpec((state_dim,)),
         }
         if cfg.observation == "latent":
             fields["image"] = FieldSpec((size, size, 3), np.uint8)
+        if cfg.observation == "pixels":
+            fields["goal_state"] = FieldSpec((state_dim,))
         self.replay = EpisodeReplay(cfg.replay_capacity, fields, action_dim=2)
         self.rng = np.random.default_rng(cfg.seed + 2)  # replay sampling and relabeling
         self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
@@ -324,6 +355,23 @@ class RIGAgent:
     def sample_prior(self, n: int) -> np.ndarray:
         return self.prior.sample(n, self.prior_generator).float().numpy()
 
+    def sample_prior_images(self, n: int) -> dict[str, np.ndarray]:
+        """Pixel baseline: prior goal states and their images, rendered in chunks."""
+        states = self.sample_prior(n)
+        k = self.goal_renderer.num_envs
+        images = [self.goal_renderer.render_goal(_pad(states[i : i + k], k))[: len(states[i : i + k])]
+                  for i in range(0, n, k)]  # fmt: skip
+        return {"goal": np.concatenate(images).reshape(n, -1), "goal_state": states}
+
+    def exploration_goals(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Goals for new episodes: imagined (RIG), drawn from the goal bank (state oracle), or
+        the env's own goal rendered as an image (pixel baseline)."""
+        n = self.cfg.num_envs
+        if self.cfg.observation == "pixels":
+            goal_state = np.asarray(obs[DESIRED_GOAL], dtype=np.float32)
+            return {"goal_latent": self.env.render_goal().reshape(n, -1), "goal_state": goal_state}
+        return {"goal_latent": self.sample_prior(n)}
+
     def policy_input(self, latent: np.ndarray, goal: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.concatenate([latent, goal], axis=1)).to(self.device)
 
@@ -333,6 +381,8 @@ class RIGAgent:
     def sample_batch(self) -> Batch:
         n = self.cfg.td3.batch_size
         pos = self.replay.sample_positions(n, self.rng)
+        if self.cfg.observation == "pixels":
+            return self._pixel_batch(pos)
         goals, _ = relabel(
             self.replay, pos, self.cfg.goal_mix, self.rng,
             goal_field="goal_latent", achieved_field="latent", sample_prior=self.sample_prior,
@@ -341,6 +391,28 @@ class RIGAgent:
         t = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
         return Batch(
             obs=t["obs"], action=t["action"], reward=t["reward"], next_obs=t["next_obs"], done=t["done"]
+        )
+
+    def _pixel_batch(self, pos: np.ndarray) -> Batch:
+        """Images stay uint8 (the encoder converts); the reward is the true-state distance of the
+        next state to the relabeled goal's state, which travels with the goal image."""
+        goals, _ = relabel_fields(
+            self.replay, pos, self.cfg.goal_mix, self.rng,
+            pairs={"goal": ("goal_latent", "latent"), "goal_state": ("goal_state", "state")},
+            sample_prior=self.sample_prior_images,
+        )  # fmt: skip
+        slots, next_slots = self.replay.slots(pos), self.replay.slots(pos + 1)
+        image = self.replay.fields["latent"]
+        obs = np.concatenate([image[slots], goals["goal"]], axis=1)
+        next_obs = np.concatenate([image[next_slots], goals["goal"]], axis=1)
+        reward = latent_distance(self.replay.fields["state"][next_slots], goals["goal_state"])
+        dev = self.device
+        return Batch(
+            obs=torch.from_numpy(obs).to(dev),
+            action=torch.from_numpy(self.replay.action[slots]).to(dev),
+            reward=torch.from_numpy(reward.astype(np.float32)).to(dev),
+            next_obs=torch.from_numpy(next_obs).to(dev),
+            done=torch.zeros(len(pos), device=dev),
         )
 
     # --------------------------------------------------------------------------------- state
@@ -377,17 +449,17 @@ def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
     noise (uniform actions during warm-up), gradient steps as the env steps accrue."""
     cfg, c = agent.cfg, agent.counters
     n = cfg.num_envs
-    goal = np.zeros((n, agent.prior.latent_dim), dtype=np.float32)
-    latent = np.zeros_like(goal)
+    goals: dict[str, np.ndarray] = {}
+    latent: list[np.ndarray] = []
     metrics: dict[str, torch.Tensor] = {}
 
     def on_reset(obs: dict[str, np.ndarray]) -> None:
-        goal[:] = agent.sample_prior(n)
+        goals.update(agent.exploration_goals(obs))
         agent.noise.reset(np.ones(n, dtype=bool))
 
     def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        latent[:] = agent.features(obs)
-        fields = {"latent": latent.copy(), "goal_latent": goal.copy(), "state": obs[STATE]}
+        latent[:] = [agent.features(obs)]
+        fields = {"latent": latent[0].copy(), **goals, "state": obs[STATE]}
         if "image" in agent.replay.fields:
             fields["image"] = obs[IMAGE]
         return fields
@@ -395,7 +467,7 @@ def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
     def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
         if c.env_steps < cfg.warmup_steps:
             return agent.action_rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-        return noisy_action(agent.act(latent, goal), agent.noise.sample())
+        return noisy_action(agent.act(latent[0], goals["goal_latent"]), agent.noise.sample())
 
     def after_step() -> None:
         c.env_steps += n
@@ -455,10 +527,14 @@ def evaluate(agent: RIGAgent, episodes: int, seed: int, record: bool = False) ->
     env = make_vector_env(cfg.env, episodes, autoreset_mode="disabled", image_size=cfg.image_size)
 
     def policy_for_goals(goal_images: np.ndarray, goal_states: np.ndarray) -> Any:
-        if cfg.observation == "latent":
-            goal = agent.encode(goal_images)
-        else:
+        if cfg.observation == "state":
             goal = agent.features({STATE: goal_states})
+        else:  # the policy sees the goal image alone
+            goal = (
+                agent.features({IMAGE: goal_images})
+                if cfg.observation == "pixels"
+                else agent.encode(goal_images)
+            )
 
         def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
             return agent.act(agent.features(obs), goal)
@@ -533,7 +609,7 @@ def prepare_latent_space(
 ) -> tuple[BetaVAE | None, GoalPrior, np.ndarray | None]:
     """Phases 1-3, each skipped when its artifact is already in the run folder. The state oracle
     has no VAE: its prior is the env's goal distribution (recomputed from the seed on resume)."""
-    if cfg.observation == "state":
+    if cfg.observation != "latent":
         return None, goal_state_bank(cfg), None
     folder = run_dir / ARTIFACTS
     data_path, vae_path = folder / "vae_data.npz", folder / "vae.pt"
@@ -700,12 +776,24 @@ def _plot_curves(run_dir: Path) -> Path | None:
     return path
 
 
+TITLES = {
+    "latent": "RIG",
+    "state": "TD3 + HER on the true state (oracle)",
+    "pixels": "TD3 + HER on raw pixels",
+}
+
+
+def _pad(states: np.ndarray, k: int) -> np.ndarray:
+    """``states`` (m <= k, d) padded to k rows by repeating the last (a full batch to render)."""
+    return np.concatenate([states, np.repeat(states[-1:], k - len(states), axis=0)])
+
+
 def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalResult) -> Path:
     c = agent.counters
     metrics = final.metrics("")
     curves = _plot_curves(run_dir)
     lines = [
-        f"# {'RIG' if cfg.observation == 'latent' else 'TD3 + HER on the true state (oracle)'} on {cfg.env}",
+        f"# {TITLES[cfg.observation]} on {cfg.env}",
         "",
         f"Preset `{cfg.preset}`, seed {cfg.seed}, {cfg.image_size}x{cfg.image_size} images, "
         f"{c.env_steps:,} env steps, {c.updates:,} gradient steps, {c.finetunes} VAE fine-tuning rounds.",

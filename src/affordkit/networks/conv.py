@@ -105,13 +105,13 @@ def rig_arch(image_size: int) -> ConvArch:
 
 
 class ConvEncoder(nn.Module):
-    """Float images (B, 3, H, W) in [0, 1] -> flat features (B, arch.feature_dim)."""
+    """Float images (B, C, H, W) in [0, 1] -> flat features (B, arch.feature_dim); C = 3 for one
+    RGB image, 6 for an observation stacked with its goal image."""
 
-    def __init__(self, arch: ConvArch) -> None:
+    def __init__(self, arch: ConvArch, in_channels: int = 3) -> None:
         super().__init__()
         self.arch = arch
         layers: list[nn.Module] = []
-        in_channels = 3
         for layer in arch.encoder:
             layers.append(nn.Conv2d(in_channels, layer.channels, layer.kernel, layer.stride))
             if arch.batch_norm:
@@ -233,3 +233,24 @@ def to_uint8_images(images: Tensor) -> np.ndarray:
     """Float (B, 3, H, W) in [0, 1] -> uint8 (B, H, W, 3) NumPy on the host (for image grids)."""
     x = images.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
     return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+class ImageGoalEncoder(nn.Module):
+    """The conv encoder of the pixel-space baseline (TD3 + HER on raw pixels, trained end to end by
+    the RL loss): flat uint8-valued input (B, 2 * H * W * 3), the observation image then the goal
+    image, each (H, W, 3) row-major as the env renders it -> features (B, arch.feature_dim). The two
+    images are stacked as 6 channels, so the first conv compares them pixel by pixel."""
+
+    def __init__(self, image_size: int) -> None:
+        super().__init__()
+        self.image_size = image_size
+        self.conv = ConvEncoder(rig_arch(image_size), in_channels=6)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.conv.arch.feature_dim
+
+    def forward(self, flat: Tensor) -> Tensor:
+        s = self.image_size
+        x = flat.reshape(-1, 2, s, s, 3).permute(0, 1, 4, 2, 3).reshape(-1, 6, s, s)
+        return self.conv(x.float().div(255.0))

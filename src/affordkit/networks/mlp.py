@@ -67,5 +67,20 @@ class TwinQ(nn.Module):
         return self.q1(torch.cat([obs, action], dim=-1)).squeeze(-1)
 
 
+class EncodedTwinQ(TwinQ):
+    """:class:`TwinQ` on ``encoder(obs)``: one encoder shared by both Q heads and trained by their
+    loss (the pixel-space baseline's conv encoder)."""
+
+    def __init__(self, encoder: nn.Module, feature_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__(feature_dim, action_dim, hidden)
+        self.encoder = encoder
+
+    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        return super().forward(self.encoder(obs), action)
+
+    def q1_value(self, obs: Tensor, action: Tensor) -> Tensor:
+        return super().q1_value(self.encoder(obs), action)
+
+
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0

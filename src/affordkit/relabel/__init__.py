@@ -1,6 +1,6 @@
 """Goal relabeling (pure index math plus injected goal samplers) and reward functions."""
 
-from affordkit.relabel.goals import FUTURE, PRIOR, ROLLOUT, GoalMix, future_positions, relabel
+from affordkit.relabel.goals import FUTURE, PRIOR, ROLLOUT, GoalMix, future_positions, relabel, relabel_fields
 from affordkit.relabel.latents import reencode
 from affordkit.relabel.rewards import RewardFn, latent_distance, make_reward, sparse_threshold
 from affordkit.relabel.transitions import goal_conditioned_batch
@@ -17,5 +17,6 @@ __all__ = [
     "make_reward",
     "reencode",
     "relabel",
+    "relabel_fields",
     "sparse_threshold",
 ]

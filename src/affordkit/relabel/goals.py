@@ -16,7 +16,7 @@ average. Rewards are never read from the buffer: the caller recomputes them for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -70,6 +70,49 @@ def future_positions(positions: np.ndarray, episode_end: np.ndarray, rng: np.ran
     return positions + 1 + np.floor(rng.random(len(positions)) * span).astype(np.int64)
 
 
+def relabel_fields(
+    buffer: EpisodeReplay,
+    positions: np.ndarray,
+    mix: GoalMix,
+    rng: np.random.Generator,
+    *,
+    pairs: Mapping[str, tuple[str, str]],
+    sample_prior: Callable[[int], Mapping[str, np.ndarray]] | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Several views of the same relabeled goals: ``pairs`` maps a name to (goal field, achieved
+    field), and every view takes its goal from the same source and position (a goal image and its
+    true state, say). ``sample_prior(k)`` returns k prior goals for every name.
+
+    Returns:
+        the goals per name (n, ...) in their fields' dtype, and the source of each goal (n,) int8
+        (0 rollout, 1 prior, 2 future), in blocks: the first ``counts[0]`` are rollout goals, and
+        so on.
+    """
+    n = len(positions)
+    counts = mix.counts(n)
+    source = np.repeat(np.arange(3, dtype=np.int8), counts)
+    r, p, f = source == ROLLOUT, source == PRIOR, source == FUTURE
+    prior: Mapping[str, np.ndarray] = {}
+    if counts[PRIOR]:
+        if sample_prior is None:
+            raise ConfigError(f"{mix} draws prior goals, but no prior sampler was given")
+        prior = sample_prior(int(counts[PRIOR]))
+    later = (
+        future_positions(positions[f], buffer.episode_end_of(positions[f]), rng) if counts[FUTURE] else None
+    )
+    goals: dict[str, np.ndarray] = {}
+    for name, (goal_field, achieved_field) in pairs.items():
+        spec = buffer.fields[goal_field]
+        out = np.empty((n, *spec.shape[1:]), dtype=spec.dtype)
+        out[r] = spec[buffer.slots(positions[r])]
+        if counts[PRIOR]:
+            out[p] = prior[name]
+        if later is not None:
+            out[f] = buffer.fields[achieved_field][buffer.slots(later)]
+        goals[name] = out
+    return goals, source
+
+
 def relabel(
     buffer: EpisodeReplay,
     positions: np.ndarray,
@@ -80,24 +123,15 @@ def relabel(
     achieved_field: str,
     sample_prior: Callable[[int], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Goals for the transitions at ``positions``.
+    """Goals for the transitions at ``positions``: one view of :func:`relabel_fields`.
 
     Returns:
         goals (n, goal_dim) float32 and the source of each goal (n,) int8 (0 rollout, 1 prior,
         2 future), in blocks: the first ``counts[0]`` are rollout goals, and so on.
     """
-    n = len(positions)
-    counts = mix.counts(n)
-    source = np.repeat(np.arange(3, dtype=np.int8), counts)
-    goal_dim = buffer.fields[goal_field].shape[1:]
-    goals = np.empty((n, *goal_dim), dtype=np.float32)
-    r = source == ROLLOUT
-    goals[r] = buffer.fields[goal_field][buffer.slots(positions[r])]
-    p = source == PRIOR
-    if counts[PRIOR]:
-        goals[p] = sample_prior(int(counts[PRIOR]))
-    f = source == FUTURE
-    if counts[FUTURE]:
-        later = future_positions(positions[f], buffer.episode_end_of(positions[f]), rng)
-        goals[f] = buffer.fields[achieved_field][buffer.slots(later)]
-    return goals, source
+    goals, source = relabel_fields(
+        buffer, positions, mix, rng,
+        pairs={"goal": (goal_field, achieved_field)},
+        sample_prior=lambda k: {"goal": sample_prior(k)},
+    )  # fmt: skip
+    return goals["goal"].astype(np.float32, copy=False), source
