@@ -44,7 +44,7 @@ from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
 from affordkit.errors import ConfigError
 from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, fitted_prior, standard_normal_prior
-from affordkit.generative.priors import EmpiricalPrior, GaussianPrior, GoalPrior, prior_from_state_dict
+from affordkit.generative.priors import EmpiricalPrior, GoalPrior, prior_from_state_dict
 from affordkit.logging import RunLogger, image_grid, make_run_dir
 from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
@@ -64,7 +64,7 @@ from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
 Features = Any  # observation dict -> (N, d) float32 features the policy sees
 
-PriorKind = Literal["fitted", "standard"]
+PriorKind = Literal["fitted", "standard", "data"]
 ObservationKind = Literal["latent", "state", "pixels"]
 NoiseKind = Literal["ou", "gaussian"]
 
@@ -108,7 +108,9 @@ class RIGConfig:
     )
     prior: PriorKind = "fitted"
     """Imagined-goal prior: ``fitted`` (per-dimension Gaussian of the encodings, rlkit's
-    VAEWrappedEnv) or ``standard`` N(0, I) (the paper's text)."""
+    VAEWrappedEnv), ``standard`` N(0, I) (the paper's text), or ``data`` (the encodings of the VAE's
+    own training images, drawn uniformly: the aggregate posterior itself, without the holes a
+    per-dimension Gaussian puts where no image encodes; goals are then latents of real scenes)."""
     # --- phase 4: RL
     td3: TD3Config = field(default_factory=TD3Config)
     goal_mix: GoalMix = field(default_factory=GoalMix)
@@ -153,8 +155,8 @@ class RIGConfig:
                 raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
         if self.updates_per_step < 0 or self.warmup_steps < 0 or self.finetune_every < 0:
             raise ConfigError("updates_per_step, warmup_steps and finetune_every must be >= 0")
-        if self.prior not in ("fitted", "standard"):
-            raise ConfigError(f"prior={self.prior!r}; accepted values: ['fitted', 'standard']")
+        if self.prior not in ("fitted", "standard", "data"):
+            raise ConfigError(f"prior={self.prior!r}; accepted values: ['fitted', 'standard', 'data']")
         if self.observation not in ("latent", "state", "pixels"):
             raise ConfigError(
                 f"observation={self.observation!r}; accepted values: ['latent', 'state', 'pixels']"
@@ -263,10 +265,11 @@ def goal_state_bank(cfg: RIGConfig, n: int = 10_000) -> EmpiricalPrior:
     return EmpiricalPrior(torch.from_numpy(obs[DESIRED_GOAL]))
 
 
-def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GaussianPrior:
+def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GoalPrior:
     if cfg.prior == "standard":
         return standard_normal_prior(cfg.vae.latent_dim)
-    return fitted_prior(vae.encode_mean(images).float().cpu())
+    encodings = vae.encode_mean(images).float().cpu()
+    return EmpiricalPrior(encodings) if cfg.prior == "data" else fitted_prior(encodings)
 
 
 # ---------------------------------------------------------------------------------------- phase 4
@@ -512,7 +515,7 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
     )
     fit(agent.vae, images, fit_cfg, logger=None, progress=False)
     reencode(agent.replay, agent.encode, source="image", target="latent")
-    if cfg.prior == "fitted":
+    if cfg.prior != "standard":  # both depend on the encoder
         agent.prior = make_prior(cfg, agent.vae, agent.vae_data)
     c.finetunes += 1
     if logger is not None:
