@@ -161,3 +161,23 @@ def test_pixel_baseline_runs_and_its_reward_is_the_true_state_distance(tmp_path:
     next_state = agent.replay.fields["state"][agent.replay.slots(pos + 1)]
     want = -np.linalg.norm(next_state - goals["goal_state"], axis=1)
     assert np.allclose(batch.reward.numpy(), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["fitted", "standard", "data"])
+def test_priors_of_the_latent_space(kind: str) -> None:
+    from affordkit.generative import BetaVAE, EmpiricalPrior, GaussianPrior
+
+    cfg = rig.RIGConfig(prior=kind, vae=rig.VAEConfig(latent_dim=4))
+    torch.manual_seed(0)
+    vae = BetaVAE(cfg.vae)
+    images = np.random.default_rng(0).integers(0, 256, (50, 48, 48, 3), dtype=np.uint8)
+    prior = rig.make_prior(cfg, vae, images)
+    encodings = vae.encode_mean(images)
+    if kind == "data":  # goals are the training images' own codes
+        assert isinstance(prior, EmpiricalPrior) and torch.allclose(prior.points, encodings)
+    elif kind == "fitted":
+        assert isinstance(prior, GaussianPrior) and torch.allclose(prior.mean, encodings.mean(0), atol=1e-6)
+    else:
+        assert torch.equal(prior.mean, torch.zeros(4)) and torch.equal(prior.std, torch.ones(4))
+    with pytest.raises(rig.ConfigError, match="prior"):
+        rig.RIGConfig(prior="nope")  # type: ignore[arg-type]
