@@ -260,9 +260,14 @@ def train_vae(
 def goal_state_bank(cfg: RIGConfig, n: int = 10_000) -> EmpiricalPrior:
     """The oracle's goal prior: ``n`` goal states drawn by the env's own reset (its goal
     distribution, exactly), from seeds no training or evaluation episode uses."""
-    env = make_vector_env(cfg.env, n, autoreset_mode="disabled", image_size=cfg.image_size)
-    obs, _ = env.reset(seed=cfg.seed + 2_000_000)
-    return EmpiricalPrior(torch.from_numpy(obs[DESIRED_GOAL]))
+    k = min(n, 256)  # tables per reset: a few at a time, whatever one env costs
+    env = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=cfg.image_size)
+    goals = []
+    for i in range(-(-n // k)):
+        obs, _ = env.reset(seed=cfg.seed + 2_000_000 + i * k)
+        goals.append(np.asarray(obs[DESIRED_GOAL], dtype=np.float32))
+    env.close()
+    return EmpiricalPrior(torch.from_numpy(np.concatenate(goals)[:n]))
 
 
 def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GoalPrior:
