@@ -298,13 +298,13 @@ class EpisodeDataset:
         self.env: dict[str, Any] = dict(self.meta.get("env", {}))
         self._chunks: list[dict[str, np.ndarray]] = []
         self.labels: list[dict[str, str]] = []
-        lengths = []
+        per_chunk: list[np.ndarray] = []
         for entry in self.meta["chunks"]:
-            arrays, chunk_lengths, labels = self._open_chunk(entry, verify)
+            arrays, lengths, labels = self._open_chunk(entry, verify)
             self._chunks.append(arrays)
-            lengths.append(chunk_lengths)
+            per_chunk.append(np.array(lengths))
             self.labels += labels
-        self.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)  # (E,)
+        self.lengths = np.concatenate(per_chunk) if per_chunk else np.zeros(0, dtype=np.int64)  # (E,)
         if (
             len(self.lengths) != self.meta["num_episodes"]
             or int(self.lengths.sum()) != self.meta["num_steps"]
@@ -315,13 +315,12 @@ class EpisodeDataset:
                 f"{int(self.lengths.sum())}"
             )
         # observation position of each episode's first and last observation, (E,)
-        self.episode_start = np.concatenate([[0], np.cumsum(self.lengths + 1)[:-1]]).astype(np.int64)
+        self.episode_start = (np.cumsum(self.lengths + 1) - (self.lengths + 1)).astype(np.int64)
         self.episode_last = self.episode_start + self.lengths
-        chunk_lengths = [c[LENGTHS_FILE] for c in self._chunks]
         counts = {
-            "observation": [len(x) + int(x.sum()) for x in chunk_lengths],
-            "transition": [int(x.sum()) for x in chunk_lengths],
-            "episode": [len(x) for x in chunk_lengths],
+            "observation": [len(x) + int(x.sum()) for x in per_chunk],
+            "transition": [int(x.sum()) for x in per_chunk],
+            "episode": [len(x) for x in per_chunk],
         }
         # global index where each chunk starts, per level, (num_chunks + 1,)
         self._offsets = {lv: np.concatenate([[0], np.cumsum(v)]).astype(np.int64) for lv, v in counts.items()}
