@@ -134,3 +134,40 @@ def test_cli_awac_smoke_and_resume_errors(tmp_path: Path, dataset: Path) -> None
     assert main(["awac", "--preset", "nope"]) == 2
     assert main(["awac", "--resume", str(tmp_path / "missing")]) == 2
     assert main(["awac", "--resume", str(run_dir), "--seed", "3"]) == 2
+
+
+def test_latent_observations_through_a_rig_encoder(tmp_path: Path) -> None:
+    """A RIG run folder (config.json and checkpoints/vae.pt: an untrained VAE and its prior) encodes
+    the dataset's images and goal images; prior goals come from its prior."""
+    from affordkit.generative import BetaVAE, standard_normal_prior
+    from affordkit.logging import RunLogger
+    from affordkit.methods import rig
+
+    rig_cfg = rig.smoke_preset()
+    rig_dir = tmp_path / "rig-run"
+    with RunLogger(rig_dir, method="rig", env="Push", seed=0, config=rig_cfg, tensorboard=False):
+        pass
+    vae = BetaVAE(rig_cfg.vae)
+    prior = standard_normal_prior(rig_cfg.vae.latent_dim)
+    checkpoint.save(
+        rig_dir / "checkpoints" / "vae.pt", {"vae": vae.state_dict(), "prior": prior.state_dict()}
+    )
+    data = tmp_path / "images"
+    collect(CollectConfig(env="Push", out=data, episodes=8, num_envs=8, seed=1, noise=0.3))
+    cfg = smoke(
+        tmp_path / "runs", data, observation="latent", encoder=rig_dir, latent_epsilon=0.5,
+        goal_mix=awac.GoalMix(rollout=0.25, prior=0.25, future=0.5), online_steps=100,
+    )  # fmt: skip
+    ds, name = awac.open_dataset(cfg)
+    agent = awac.AWACAgent(cfg, ds, name, torch.device("cpu"))
+    batch = agent.offline_batch()
+    d = rig_cfg.vae.latent_dim
+    assert batch.obs.shape == (32, 2 * d)
+    images = ds.gather("image", np.arange(2))
+    np.testing.assert_allclose(agent.encode(images), vae.encode_mean(images).float().numpy(), rtol=1e-5)
+    report = awac.run(cfg, progress=False)
+    assert "latent observations" in report.read_text()
+    states_only = tmp_path / "states"
+    collect(CollectConfig(env="Push", out=states_only, episodes=2, num_envs=2, seed=1, images=False))
+    with pytest.raises(DatasetError, match="image"):  # a states-only dataset cannot feed latents
+        awac.open_dataset(dataclasses.replace(cfg, dataset=states_only))
