@@ -154,8 +154,9 @@ def _split_rig_flags(args: list[str], command: str = "rig") -> tuple[list[str], 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     rig_default, awac_default = RIGConfig(), AWACRunConfig()
-    if args[:1] == ["awac"]:
-        rest, name, resume = _split_rig_flags(args[1:], "awac")
+    if args[:1] in (["rig"], ["awac"]):  # commands with --preset NAME and --resume RUN_DIR
+        command = args[0]
+        rest, name, resume = _split_rig_flags(args[1:], command)
         try:
             if resume is not None:
                 if [a for a in rest if a not in ("--no-progress",)]:
@@ -164,32 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                     )
                     return 2
-                return _awac(None, resume)
-            awac_default = awac_preset(name)
+                return _rig(None, resume) if command == "rig" else _awac(None, resume)
+            if command == "rig":
+                rig_default = rig_preset(name)
+            else:
+                awac_default = awac_preset(name)
         except AffordkitError as e:
             print(f"affordkit: error: {e}", file=sys.stderr)
             return 2
-        args = ["awac", *rest]
-    if args[:1] == ["rig"]:
-        rest, name, resume = _split_rig_flags(args[1:])
-        if resume is not None:
-            if [a for a in rest if a not in ("--no-progress",)]:
-                print(
-                    "affordkit: error: --resume continues a run with its own config; give no other flags",
-                    file=sys.stderr,
-                )
-                return 2
-            try:
-                return _rig(None, resume)
-            except AffordkitError as e:
-                print(f"affordkit: error: {e}", file=sys.stderr)
-                return 2
-        try:
-            rig_default = rig_preset(name)
-        except AffordkitError as e:
-            print(f"affordkit: error: {e}", file=sys.stderr)
-            return 2
-        args = ["rig", *rest]
+        args = [command, *rest]
     cmd = tyro.cli(
         _command(rig_default, awac_default),  # type: ignore[call-overload]
         args=args,

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from torch import Tensor, nn
 
 from affordkit.algos import AWAC, BC, AWACConfig, BCConfig, Learner
 from affordkit.algos.awac import actor_loss, advantage_weights, advantages, td_target
 from affordkit.errors import ConfigError
 from affordkit.networks import GaussianPolicy
 from affordkit.types import Batch
+from tests.algos.test_td3 import all_changed, snapshot, unchanged
 
 OBS_DIM, ACTION_DIM = 6, 2
 SMALL = AWACConfig(policy_hidden=(32, 32), q_hidden=(32, 32))
@@ -31,18 +31,6 @@ def make_batch(seed: int, size: int = 16) -> Batch:
         next_obs=torch.randn(size, OBS_DIM, generator=g),
         done=(torch.rand(size, generator=g) < 0.2).float(),
     )
-
-
-def snapshot(module: nn.Module) -> list[Tensor]:
-    return [p.detach().clone() for p in module.parameters()]
-
-
-def unchanged(module: nn.Module, before: list[Tensor]) -> bool:
-    return all(torch.equal(p, b) for p, b in zip(module.parameters(), before, strict=True))
-
-
-def all_changed(module: nn.Module, before: list[Tensor]) -> bool:
-    return all(not torch.equal(p, b) for p, b in zip(module.parameters(), before, strict=True))
 
 
 # ---- config ---------------------------------------------------------------------------------------

@@ -33,7 +33,14 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import check_batch, hidden_sizes, positive_int, soft_update, target_network
+from affordkit.algos.common import (
+    check_batch,
+    check_sizes,
+    hidden_sizes,
+    positive_int,
+    soft_update,
+    target_network,
+)
 from affordkit.algos.common import twin_q_target as bootstrap
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
@@ -192,10 +199,7 @@ class AWAC:
         seed: int,
         device: torch.device | str = "cpu",
     ) -> None:
-        if not positive_int(obs_dim) or not positive_int(action_dim):
-            raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+        check_sizes(obs_dim, action_dim, seed)
         self.config = c = config if config is not None else AWACConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)

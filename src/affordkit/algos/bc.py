@@ -15,7 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import check_batch, hidden_sizes, positive_int
+from affordkit.algos.common import check_batch, check_sizes, hidden_sizes, positive_int
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.policies import GaussianPolicy
@@ -81,10 +81,7 @@ class BC:
         seed: int,
         device: torch.device | str = "cpu",
     ) -> None:
-        if not positive_int(obs_dim) or not positive_int(action_dim):
-            raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+        check_sizes(obs_dim, action_dim, seed)
         self.config = c = config if config is not None else BCConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)

@@ -97,6 +97,14 @@ def check_batch(batch: Batch, obs_dim: int, action_dim: int) -> None:
             raise ConfigError(f"batch.{name} has shape {got}; expected {shape}")
 
 
+def check_sizes(obs_dim: object, action_dim: object, seed: object) -> None:
+    """A learner's constructor arguments: positive sizes and a non-negative integer seed."""
+    if not positive_int(obs_dim) or not positive_int(action_dim):
+        raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+
+
 def positive_int(value: object) -> bool:
     """An int (not a bool) above zero."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
