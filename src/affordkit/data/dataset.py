@@ -47,6 +47,7 @@ READABLE_VERSIONS = (1,)
 META_FILE, STATS_FILE, CHUNKS_DIR = "meta.json", "stats.json", "chunks"
 LENGTHS_FILE, LABELS_FILE = "lengths.npy", "episodes.json"
 LABEL_KEYS = ("task", "domain", "scene")
+STATS_BLOCK = 2048  # rows per block when computing statistics
 
 Level = Literal["observation", "transition", "episode"]
 LEVELS: tuple[Level, ...] = ("observation", "transition", "episode")
@@ -489,9 +490,14 @@ def compute_stats(dataset: EpisodeDataset) -> dict[str, Any]:
         count, total, total_sq = 0, 0.0, 0.0
         low: Any = None
         high: Any = None
-        for array in dataset.feature_chunks(name):
-            x = np.asarray(array, dtype=np.float64)
-            x = x.reshape(len(x), -1, f.shape[-1]).reshape(-1, f.shape[-1]) if f.shape else x.reshape(-1, 1)
+        blocks = (
+            a[i : i + STATS_BLOCK]
+            for a in dataset.feature_chunks(name)
+            for i in range(0, len(a), STATS_BLOCK)
+        )
+        for block in blocks:  # a block at a time: float64 copies of whole image chunks would not fit
+            x = np.asarray(block, dtype=np.float64)
+            x = x.reshape(-1, f.shape[-1]) if f.shape else x.reshape(-1, 1)
             count += len(x)
             total = total + x.sum(0)
             total_sq = total_sq + (x * x).sum(0)

@@ -451,14 +451,16 @@ def make_online_buffer(agent: AWACAgent) -> EpisodeReplay:
     replay = EpisodeReplay(
         capacity, {"obs": FieldSpec((agent.obs_dim,)), "goal": FieldSpec((agent.goal_dim,))}, 2
     )
-    for i in range(ds.num_episodes):
-        ep = ds.episode(i)
+    for i in range(ds.num_episodes):  # only the features the buffer holds are read
+        start, steps = int(ds.episode_start[i]), int(ds.lengths[i])
+        rows = np.arange(start, start + steps + 1)
+        action = ds.gather("action", np.arange(start - i, start - i + steps))
         if agent.encode is None:
-            obs, goal = ep[STATE], ep[DESIRED_GOAL]
+            obs, goal = ds.gather(STATE, rows), ds.gather(DESIRED_GOAL, rows)
         else:
-            obs = agent.encode(ep[IMAGE])
-            goal = np.repeat(agent.encode(ep["goal_image"][None]), len(obs), axis=0)
-        replay.add_episodes({"obs": obs[None], "goal": goal[None]}, ep["action"][None])
+            obs = agent.encode(ds.gather(IMAGE, rows))
+            goal = np.repeat(agent.encode(ds.gather("goal_image", np.array([i]))), len(obs), axis=0)
+        replay.add_episodes({"obs": obs[None], "goal": goal[None]}, action[None])
     return replay
 
 
