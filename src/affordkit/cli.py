@@ -15,6 +15,9 @@ from typing import Annotated
 import tyro
 
 from affordkit.errors import AffordkitError
+from affordkit.methods.awac import AWACRunConfig
+from affordkit.methods.awac import preset as awac_preset
+from affordkit.methods.data import CollectConfig
 from affordkit.methods.quickstart import QuickstartConfig
 from affordkit.methods.rig import RIGConfig
 from affordkit.methods.rig import preset as rig_preset
@@ -63,6 +66,43 @@ class Eval:
     """Seed of the evaluation goals."""
 
 
+@dataclass(frozen=True)
+class DataInfo:
+    """Print a dataset's counts, features, statistics, success rate and labels."""
+
+    root: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="DIR")]
+    """The dataset folder."""
+    verify: bool = False
+    """Also check every file's SHA-256 against meta.json (reads the whole dataset)."""
+    recompute_stats: bool = False
+    """Recompute stats.json from the data first."""
+
+
+@dataclass(frozen=True)
+class DataShow:
+    """Draw a few episodes of a dataset: a PNG sheet of frames, or an animated GIF."""
+
+    root: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="DIR")]
+    """The dataset folder (with image observations)."""
+    out: Path = Path("dataset.png")
+    """Where to write: a .png sheet or a .gif animation."""
+    episodes: int = 4
+    """Episodes to draw (the first ones)."""
+    every: int = 5
+    """PNG: draw every this many-th frame."""
+
+
+@dataclass(frozen=True)
+class Data:
+    """Episode datasets: collect one from an env, describe one, draw one."""
+
+    command: (
+        Annotated[CollectConfig, tyro.conf.subcommand("collect")]
+        | Annotated[DataInfo, tyro.conf.subcommand("info")]
+        | Annotated[DataShow, tyro.conf.subcommand("show")]
+    )
+
+
 QUICKSTART_HELP = "Collect a little random data on an env, draw it, write a run folder with a report."
 RIG_HELP = (
     "RIG: beta-VAE, imagined goals, TD3 on latents. `--preset NAME` (default, quick, smoke) picks the "
@@ -70,19 +110,28 @@ RIG_HELP = (
 )
 
 
-def _command(rig_default: RIGConfig) -> object:
-    """The command union; the rig subcommand's defaults come from the chosen preset."""
+AWAC_HELP = (
+    "AWAC offline-to-online from a dataset (`--learner bc`: the BC baseline). `--preset NAME` (default, "
+    "bench, smoke) picks the starting values; `--resume RUN_DIR` continues a stopped run exactly."
+)
+
+
+def _command(rig_default: RIGConfig, awac_default: AWACRunConfig | None = None) -> object:
+    """The command union; the rig and awac subcommands' defaults come from the chosen presets."""
+    awac_default = awac_default or AWACRunConfig()
     return (
         Annotated[Envs, tyro.conf.subcommand("envs")]
+        | Annotated[Data, tyro.conf.subcommand("data")]
+        | Annotated[AWACRunConfig, tyro.conf.subcommand("awac", default=awac_default, description=AWAC_HELP)]
         | Annotated[QuickstartConfig, tyro.conf.subcommand("quickstart", description=QUICKSTART_HELP)]
         | Annotated[RIGConfig, tyro.conf.subcommand("rig", default=rig_default, description=RIG_HELP)]
         | Annotated[Eval, tyro.conf.subcommand("eval")]
     )
 
 
-def _split_rig_flags(args: list[str]) -> tuple[list[str], str, Path | None]:
-    """Take ``--preset NAME`` and ``--resume DIR`` out of a ``rig`` command line (tyro builds the
-    rest from the preset's values)."""
+def _split_rig_flags(args: list[str], command: str = "rig") -> tuple[list[str], str, Path | None]:
+    """Take ``--preset NAME`` and ``--resume DIR`` out of a ``rig`` (or ``awac``) command line (tyro
+    builds the rest from the preset's values)."""
     name, resume, rest, i = "default", None, [], 0
     while i < len(args):
         flag = args[i]
@@ -91,7 +140,7 @@ def _split_rig_flags(args: list[str]) -> tuple[list[str], str, Path | None]:
             value = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
             i += 1 if inline else 2
             if not value:
-                raise SystemExit(f"affordkit rig: {key} needs a value")
+                raise SystemExit(f"affordkit {command}: {key} needs a value")
             if key == "--preset":
                 name = value
             else:
@@ -104,29 +153,29 @@ def _split_rig_flags(args: list[str]) -> tuple[list[str], str, Path | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    rig_default = RIGConfig()
-    if args[:1] == ["rig"]:
-        rest, name, resume = _split_rig_flags(args[1:])
-        if resume is not None:
-            if [a for a in rest if a not in ("--no-progress",)]:
-                print(
-                    "affordkit: error: --resume continues a run with its own config; give no other flags",
-                    file=sys.stderr,
-                )
-                return 2
-            try:
-                return _rig(None, resume)
-            except AffordkitError as e:
-                print(f"affordkit: error: {e}", file=sys.stderr)
-                return 2
+    rig_default, awac_default = RIGConfig(), AWACRunConfig()
+    if args[:1] in (["rig"], ["awac"]):  # commands with --preset NAME and --resume RUN_DIR
+        command = args[0]
+        rest, name, resume = _split_rig_flags(args[1:], command)
         try:
-            rig_default = rig_preset(name)
+            if resume is not None:
+                if [a for a in rest if a not in ("--no-progress",)]:
+                    print(
+                        "affordkit: error: --resume continues a run with its own config; give no other flags",
+                        file=sys.stderr,
+                    )
+                    return 2
+                return _rig(None, resume) if command == "rig" else _awac(None, resume)
+            if command == "rig":
+                rig_default = rig_preset(name)
+            else:
+                awac_default = awac_preset(name)
         except AffordkitError as e:
             print(f"affordkit: error: {e}", file=sys.stderr)
             return 2
-        args = ["rig", *rest]
+        args = [command, *rest]
     cmd = tyro.cli(
-        _command(rig_default),  # type: ignore[call-overload]
+        _command(rig_default, awac_default),  # type: ignore[call-overload]
         args=args,
         prog="affordkit",
         description="affordkit: goal-conditioned robot learning from pixels.",
@@ -146,6 +195,10 @@ def _dispatch(cmd: object) -> int:
         return _envs_show(cmd.command)
     if isinstance(cmd, RIGConfig):
         return _rig(cmd, None)
+    if isinstance(cmd, AWACRunConfig):
+        return _awac(cmd, None)
+    if isinstance(cmd, Data):
+        return _data(cmd.command)
     if isinstance(cmd, Eval):
         from affordkit.methods.rig import evaluate_run
 
@@ -170,6 +223,31 @@ def _rig(cfg: RIGConfig | None, resume: Path | None) -> int:
     torch.set_num_threads(1)  # one thread: on a shared machine more threads were 8-25x slower
     report = run(cfg, resume=resume)
     print(f"report: {report}")
+    return 0
+
+
+def _awac(cfg: AWACRunConfig | None, resume: Path | None) -> int:
+    import torch
+
+    from affordkit.methods.awac import run
+
+    torch.set_num_threads(1)
+    report = run(cfg, resume=resume)
+    print(f"report: {report}")
+    return 0
+
+
+def _data(cmd: CollectConfig | DataInfo | DataShow) -> int:
+    from affordkit.methods import data
+
+    if isinstance(cmd, CollectConfig):
+        ds = data.collect(cmd, progress=True)
+        print(f"wrote {cmd.out}: {ds.num_episodes} episodes, {ds.num_steps} steps")
+        print(data.describe(cmd.out))
+    elif isinstance(cmd, DataInfo):
+        print(data.describe(cmd.root, recompute_stats=cmd.recompute_stats, verify=cmd.verify))
+    else:
+        print(f"wrote {data.show(cmd.root, cmd.out, cmd.episodes, cmd.every)}")
     return 0
 
 

@@ -1,6 +1,8 @@
-"""Learners that train from minibatches (TD3 now; AWAC and BC later), the functions they share,
+"""Learners that train from minibatches (TD3, AWAC, BC), the functions they share,
 and exploration noise for their rollouts."""
 
+from affordkit.algos.awac import AWAC, AWACConfig
+from affordkit.algos.bc import BC, BCConfig
 from affordkit.algos.common import Learner, soft_update, target_network, twin_q_target
 from affordkit.algos.noise import (
     ExplorationNoise,
@@ -15,6 +17,10 @@ from affordkit.algos.noise import (
 from affordkit.algos.td3 import TD3, TD3Config
 
 __all__ = [
+    "AWAC",
+    "BC",
+    "AWACConfig",
+    "BCConfig",
     "TD3",
     "ExplorationNoise",
     "GaussianNoise",

@@ -79,3 +79,40 @@ def twin_q_target(
     (Fujimoto et al. 2018, section 4.2; also AWAC's critic). A terminal transition bootstraps nothing;
     a time-limit truncation must arrive with done = 0 (types.Batch)."""
     return reward + discount * (1.0 - done) * torch.minimum(next_q1, next_q2)
+
+
+def check_batch(batch: Batch, obs_dim: int, action_dim: int) -> None:
+    """Shapes only (no device sync): a (B, 1) reward would silently broadcast to (B, B)."""
+    b = batch.obs.shape[0]
+    want = {
+        "obs": (b, obs_dim),
+        "action": (b, action_dim),
+        "reward": (b,),
+        "next_obs": (b, obs_dim),
+        "done": (b,),
+    }
+    for name, shape in want.items():
+        got = tuple(getattr(batch, name).shape)
+        if got != shape:
+            raise ConfigError(f"batch.{name} has shape {got}; expected {shape}")
+
+
+def check_sizes(obs_dim: object, action_dim: object, seed: object) -> None:
+    """A learner's constructor arguments: positive sizes and a non-negative integer seed."""
+    if not positive_int(obs_dim) or not positive_int(action_dim):
+        raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+
+
+def positive_int(value: object) -> bool:
+    """An int (not a bool) above zero."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def hidden_sizes(name: str, value: object) -> tuple[int, ...]:
+    """A config's hidden sizes as a tuple (a list from JSON or the CLI becomes one), validated."""
+    hidden = tuple(value) if isinstance(value, list | tuple) else value
+    if not isinstance(hidden, tuple) or not hidden or not all(positive_int(h) for h in hidden):
+        raise ConfigError(f"{name}={value!r}: expected a non-empty tuple of positive integers")
+    return hidden

@@ -1,4 +1,4 @@
-"""Network building blocks: conv encoders and decoders (and MLPs, policies, critics)."""
+"""Network building blocks: conv encoders and decoders, MLPs, the Gaussian policy, twin critics."""
 
 from affordkit.networks.conv import (
     RIG_48,
@@ -15,6 +15,7 @@ from affordkit.networks.conv import (
     to_uint8_images,
 )
 from affordkit.networks.mlp import TwinQ, mlp
+from affordkit.networks.policies import GaussianPolicy
 
 __all__ = [
     "RIG_48",
@@ -25,6 +26,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "ConvLayer",
+    "GaussianPolicy",
     "TwinQ",
     "he_init",
     "mlp",

@@ -1,0 +1,135 @@
+"""AWAC offline-to-online on Push with state observations and the sparse -1/0 reward, against BC on
+the same data, five seeds.
+
+Per seed s: a noisy-scripted dataset (1,000 episodes of 50 steps: the scripted solver plus Gaussian
+noise 0.3, and with probability 0.6 a whole episode of uniformly random actions; about 30% of the
+episodes succeed) collected with seed s; BC and AWAC (preset ``bench``) trained offline on it;
+AWAC then fine-tuned online for 50,000 env steps from one buffer holding the data. Evaluation: 50
+episodes on goals no run trained on. Seeds are run one after another in this process.
+
+    python benchmarks/awac.py                  # seeds 0-4, writes results/awac.{md,json}
+    python benchmarks/awac.py --seeds 100 --out awac_tuning   # a tuning seed, never reported
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from affordkit.methods import awac
+from affordkit.methods.data import CollectConfig, collect
+
+try:
+    from benchmarks._common import provenance, provenance_lines, write_results
+except ImportError:  # run as a script from benchmarks/
+    from _common import provenance, provenance_lines, write_results  # type: ignore[no-redef]
+
+EPISODES, NOISE, RANDOM_EPISODE_PROB = 1_000, 0.3, 0.6
+
+
+def one_seed(seed: int, work: Path) -> dict[str, Any]:
+    data = work / f"push-seed{seed}"
+    ds = collect(
+        CollectConfig(
+            env="Push", out=data, policy="noisy-scripted", episodes=EPISODES, noise=NOISE,
+            random_episode_prob=RANDOM_EPISODE_PROB, seed=seed, images=False,
+        )
+    )  # fmt: skip
+    base = dataclasses.replace(
+        awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu"
+    )
+    out: dict[str, Any] = {"data_success": ds.stats()["success_rate"]}
+    bc_report = awac.run(dataclasses.replace(base, learner="bc", online_steps=0), progress=False)
+    out["bc"] = json.loads((bc_report.parent / "summary.json").read_text())
+    report = awac.run(base, progress=False)
+    out["awac"] = json.loads((report.parent / "summary.json").read_text())
+    print(
+        f"seed {seed}: data {out['data_success']:.2f}  BC {out['bc']['final_success']:.2f}  "
+        f"AWAC offline {out['awac']['offline_success']:.2f}  online {out['awac']['final_success']:.2f}",
+        flush=True,
+    )
+    return out
+
+
+def spread(values: list[float]) -> str:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} +- {sd:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", default="awac")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    work = Path(tempfile.mkdtemp(prefix="affordkit-awac-bench-"))
+    try:
+        per_seed = [one_seed(s, work) for s in args.seeds]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    preset = awac.bench_preset()
+    bc = [r["bc"]["final_success"] for r in per_seed]
+    off = [r["awac"]["offline_success"] for r in per_seed]
+    on = [r["awac"]["final_success"] for r in per_seed]
+    data = [r["data_success"] for r in per_seed]
+    payload = {
+        "seeds": args.seeds,
+        "data_success": data,
+        "bc": {"success": bc},
+        "awac_offline": {"success": off, "gradient_steps": preset.offline_steps},
+        "awac_online": {"success": on, "env_steps": preset.online_steps},
+        "settings": {
+            "env": "Push",
+            "observation": "state",
+            "reward": "sparse -1/0",
+            "dataset": {"episodes": EPISODES, "noise": NOISE, "random_episode_prob": RANDOM_EPISODE_PROB},
+            "preset": "bench",
+            "awac": dataclasses.asdict(preset.awac),
+            "bc": dataclasses.asdict(preset.bc),
+            "goal_mix": dataclasses.asdict(preset.goal_mix),
+            "updates_per_step": preset.updates_per_step,
+            "eval_episodes": preset.eval_episodes,
+        },
+        "provenance": provenance(),
+    }
+    gain = [b - a for a, b in zip(off, on, strict=True)]
+    lines = [
+        "# AWAC offline-to-online on Push (state observations, sparse reward)",
+        "",
+        *provenance_lines(payload["provenance"]),
+        "",
+        f"Data per seed: {EPISODES} noisy-scripted episodes (noise {NOISE}, random episodes "
+        f"{RANDOM_EPISODE_PROB:.0%}); BC and AWAC offline for {preset.offline_steps:,} gradient steps; "
+        f"AWAC online for {preset.online_steps:,} env steps ({preset.updates_per_step} gradient steps per "
+        f"env step). Success on {preset.eval_episodes} evaluation goals per run.",
+        "",
+        "| seed | data success | BC | AWAC offline | AWAC online | online gain |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s, d, b, o, n, g in zip(args.seeds, data, bc, off, on, gain, strict=True):
+        lines.append(f"| {s} | {d:.3f} | {b:.3f} | {o:.3f} | {n:.3f} | {g:+.3f} |")
+    lines += [
+        f"| mean +- sd | {spread(data)} | {spread(bc)} | {spread(off)} | {spread(on)} | {spread(gain)} |",
+        "",
+        "Targets: AWAC offline >= BC on the same data "
+        + ("(met)" if statistics.mean(off) >= statistics.mean(bc) else "(NOT met)")
+        + "; online fine-tuning adds >= 20 points within 50k env steps "
+        + ("(met)." if statistics.mean(gain) >= 0.2 else "(NOT met)."),
+        "",
+    ]
+    write_results(args.out, payload, "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
