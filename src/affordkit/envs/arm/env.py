@@ -28,6 +28,8 @@ from affordkit.envs.tabletop import _autoreset_mode, check_seed
 from affordkit.errors import ConfigError, InvalidSeedError, UnknownNameError
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE
 
+WORLD_HALF = 10.0  # metres: bounds of positions in observations (a door angle is within 2 pi)
+
 
 @dataclass(frozen=True)
 class ArmConfig:
@@ -75,7 +77,7 @@ def make_config(task: str = "sawyer-push", **overrides: Any) -> ArmConfig:
 
 def _spaces(config: ArmConfig) -> tuple[spaces.Dict, spaces.Box]:
     size, dim = config.image_size, config.goal_dim
-    vec = spaces.Box(-np.inf, np.inf, shape=(dim,), dtype=np.float32)
+    vec = spaces.Box(-WORLD_HALF, WORLD_HALF, shape=(dim,), dtype=np.float32)
     obs = spaces.Dict(
         {IMAGE: spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8), STATE: vec, ACHIEVED_GOAL: vec, DESIRED_GOAL: vec}
     )

@@ -16,6 +16,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,6 +136,9 @@ class SceneRenderer:
         self._option = mujoco.MjvOption()
         self._option.sitegroup[:] = 0  # goal markers and effector sites are not part of the scene
         self.size = size
+        # freed on close(), on garbage collection, or at exit while the GL library is still loaded
+        # (MuJoCo's own finaliser would run too late and print EGL errors)
+        self._close = weakref.finalize(self, self._renderer.close)
 
     def render(self, data: Any) -> np.ndarray:
         """The image (H, W, 3) uint8 of ``data`` (kinematics must be current: call mj_forward)."""
@@ -142,4 +146,4 @@ class SceneRenderer:
         return self._renderer.render()
 
     def close(self) -> None:
-        self._renderer.close()
+        self._close()
