@@ -22,7 +22,10 @@ needs_sim = pytest.mark.skipif(
 
 
 def test_core_import_pulls_no_simulator() -> None:
-    code = "import sys, affordkit, affordkit.envs; print(sorted(m for m in ('mujoco', 'metaworld') if m in sys.modules))"
+    code = (
+        "import sys, affordkit, affordkit.envs; "
+        "print(sorted(m for m in ('mujoco', 'metaworld') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

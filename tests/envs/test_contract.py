@@ -18,7 +18,8 @@ from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, OBSERVATION_KEYS
 # its headless GL backend
 _MISSING = [m for m in ("mujoco", "metaworld", "gymnasium_robotics") if importlib.util.find_spec(m) is None]
 SIM_MISSING = (
-    f"the sim extra is not installed (no {', '.join(_MISSING)}); pip install 'affordkit[sim]' to test the arm envs"
+    f"the sim extra is not installed (no {', '.join(_MISSING)}); "
+    "pip install 'affordkit[sim]' to test the arm envs"
     if _MISSING
     else ""
 )
@@ -45,7 +46,9 @@ def rollout(env: gym.Env, seed: int, steps: int, action_seed: int = 1) -> list:
     return out
 
 
-@pytest.mark.parametrize(("name", "overrides"), [*(pytest.param(*s, id=i) for s, i in zip(SCENES, IDS, strict=True)), *ARM_SCENES])
+@pytest.mark.parametrize(
+    ("name", "overrides"), [*(pytest.param(*s, id=i) for s, i in zip(SCENES, IDS, strict=True)), *ARM_SCENES]
+)
 class TestContract:
     def test_passes_gymnasium_env_checker(self, name: str, overrides: dict) -> None:
         check_env(gym.make(resolve(name).gym_id, **overrides).unwrapped, skip_render_check=False)

@@ -103,7 +103,9 @@ class ArmCore:
             goal = rng.uniform(self._goal_low, self._goal_high)
             if self._separation(goal[None]) >= self.task.goal_separation:
                 return goal
-        raise ConfigError(f"{self.task.name}: no goal with separated hand and objects in {MAX_GOAL_TRIES} tries")
+        raise ConfigError(
+            f"{self.task.name}: no goal with separated hand and objects in {MAX_GOAL_TRIES} tries"
+        )
 
     def _separation(self, goals: np.ndarray) -> float:
         """Smallest xy distance between the hand and free objects, and between free objects."""
@@ -126,7 +128,9 @@ class ArmCore:
         try:
             a = np.asarray(actions, dtype=np.float64)
         except (TypeError, ValueError) as e:
-            raise InvalidActionError(f"actions must be numbers, shape ({self.num_envs}, {dim}); got {actions!r}") from e
+            raise InvalidActionError(
+                f"actions must be numbers, shape ({self.num_envs}, {dim}); got {actions!r}"
+            ) from e
         expected = (self.num_envs, dim)
         if a.shape != expected and not (self.num_envs == 1 and a.shape == (dim,)):
             raise InvalidActionError(
@@ -136,7 +140,9 @@ class ArmCore:
         a = a.reshape(expected)
         if not np.all(np.isfinite(a)):
             bad = sorted({int(i) for i in np.argwhere(~np.isfinite(a))[:, 0]})
-            raise InvalidActionError(f"actions hold NaN or infinite values (environments {bad}); actions must be finite")
+            raise InvalidActionError(
+                f"actions hold NaN or infinite values (environments {bad}); actions must be finite"
+            )
         return a
 
     def step(self, actions: np.ndarray, moving: np.ndarray | None = None) -> None:
@@ -145,7 +151,7 @@ class ArmCore:
         for i in envs:
             self.sim.restore(self.states[i])
             self.sim.step(actions[i])
-            self._keep(i)
+            self._keep(int(i))
 
     def _keep(self, i: int) -> None:
         self.states[i] = self.sim.capture()
@@ -168,7 +174,9 @@ class ArmCore:
         s = np.asarray(states, dtype=np.float64)
         task, dim = self.task, self.task.goal_dim
         if s.ndim != 2 or s.shape[1] != dim:
-            parts = " then ".join(["hand " + "xyz"[: task.hand_dim]] + [f"{o.joint} ({o.dim})" for o in task.objects])
+            parts = " then ".join(
+                ["hand " + "xyz"[: task.hand_dim]] + [f"{o.joint} ({o.dim})" for o in task.objects]
+            )
             raise InvalidStateError(f"states must have shape (M, {dim}) ({parts}); got {s.shape}")
         if not np.all(np.isfinite(s)):
             raise InvalidStateError("states hold NaN or infinite values")

@@ -79,7 +79,12 @@ def _spaces(config: ArmConfig) -> tuple[spaces.Dict, spaces.Box]:
     size, dim = config.image_size, config.goal_dim
     vec = spaces.Box(-WORLD_HALF, WORLD_HALF, shape=(dim,), dtype=np.float32)
     obs = spaces.Dict(
-        {IMAGE: spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8), STATE: vec, ACHIEVED_GOAL: vec, DESIRED_GOAL: vec}
+        {
+            IMAGE: spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8),
+            STATE: vec,
+            ACHIEVED_GOAL: vec,
+            DESIRED_GOAL: vec,
+        }
     )
     return obs, spaces.Box(-1.0, 1.0, shape=(config.spec.action_dim,), dtype=np.float32)
 
@@ -112,7 +117,9 @@ class ArmEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         check_seed(seed)
         if options:
-            raise ConfigError(f"reset options {sorted(options)} are not supported by {self.config.task}; pass None")
+            raise ConfigError(
+                f"reset options {sorted(options)} are not supported by {self.config.task}; pass None"
+            )
         super().reset(seed=seed)
         self._core.rngs[0] = self.np_random
         self._core.reset(np.ones(1, dtype=bool))
@@ -126,10 +133,14 @@ class ArmEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         reward = float(self.compute_reward(obs[ACHIEVED_GOAL], obs[DESIRED_GOAL], info))
         return obs, reward, False, False, info
 
-    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None) -> np.ndarray:
+    def compute_reward(
+        self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
+    ) -> np.ndarray:
         """Reward for goals of any batch shape (..., goal_dim); ``info`` is unused."""
         spec = self.config.spec
-        return reward_from_metrics(spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal))
+        return reward_from_metrics(
+            spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal)
+        )
 
     def render(self) -> np.ndarray:
         self._need_reset()
@@ -240,7 +251,9 @@ class ArmVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
         if self._obs is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         actions = self._core.check_actions(actions)
-        restarting = self._done if self._mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
+        restarting = (
+            self._done if self._mode == AutoresetMode.NEXT_STEP else np.zeros(self.num_envs, dtype=bool)
+        )
         if restarting.any():
             self._core.reset(restarting)
             self._steps[restarting] = 0
@@ -249,8 +262,12 @@ class ArmVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
         self._steps[moving] += 1
         obs = self._observe()
         info = self._info(obs)
-        metrics = {k: info[k] for k in ("hand_distance", "object_distance", "success") if k in info}
-        rewards = np.where(moving, reward_from_metrics(self.config.spec, self.config.reward_type, metrics), 0.0)
+        metrics: dict[str, np.ndarray] = {
+            k: info[k] for k in ("hand_distance", "object_distance", "success") if k in info
+        }
+        rewards = np.where(
+            moving, reward_from_metrics(self.config.spec, self.config.reward_type, metrics), 0.0
+        )
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = moving & (self._steps >= self.config.max_episode_steps)
         self._done = terminated | truncated
@@ -265,10 +282,14 @@ class ArmVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
             info.update(self._info(obs))
         return obs, rewards, terminated, truncated, info
 
-    def compute_reward(self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None) -> np.ndarray:
+    def compute_reward(
+        self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
+    ) -> np.ndarray:
         """Vectorised reward for goals of any batch shape (..., goal_dim)."""
         spec = self.config.spec
-        return reward_from_metrics(spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal))
+        return reward_from_metrics(
+            spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal)
+        )
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self._obs is None:

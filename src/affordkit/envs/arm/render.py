@@ -2,7 +2,8 @@
 with a fixed camera, no shadows and no multisampling.
 
 MuJoCo reads ``MUJOCO_GL`` once, when ``mujoco`` is first imported, so :func:`select_gl_backend`
-runs before affordkit imports MuJoCo (`backends.require`). A value the user set is kept. Otherwise EGL is used when an EGL display can be initialised (GPU or Mesa's software EGL),
+runs before affordkit imports MuJoCo (`backends.require`). A value the user set is kept.
+Otherwise EGL is used when an EGL display can be initialised (GPU or Mesa's software EGL),
 else OSMesa when its library is present; with neither, rendering raises
 :class:`~affordkit.errors.MissingDependencyError` naming the Debian packages.
 
@@ -55,7 +56,9 @@ def _egl_works() -> bool:
         devices = (ctypes.c_void_p * 8)()
         count = ctypes.c_int(0)
         if query(8, devices, ctypes.byref(count)):
-            displays += [platform_display(EGL_PLATFORM_DEVICE_EXT, devices[i], None) for i in range(count.value)]
+            displays += [
+                platform_display(EGL_PLATFORM_DEVICE_EXT, devices[i], None) for i in range(count.value)
+            ]
     displays.append(egl.eglGetDisplay(None))
     for display in displays:
         if display and egl.eglInitialize(display, None, None):

@@ -10,8 +10,6 @@ leave an environment exactly as it was.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from affordkit.envs.arm.backends import require
@@ -108,7 +106,9 @@ class ArmSim:
     # -------------------------------------------------------------------------------- placing
     def _set_objects(self, values: list[np.ndarray]) -> None:
         q, v = self.data.qpos, self.data.qvel
-        for obj, adr, dof, value in zip(self.task.objects, self._qpos_adr, self._dof_adr, values, strict=True):
+        for obj, adr, dof, value in zip(
+            self.task.objects, self._qpos_adr, self._dof_adr, values, strict=True
+        ):
             if obj.kind == "free":
                 q[adr : adr + 7] = [value[0], value[1], self.task.object_height, 1.0, 0.0, 0.0, 0.0]
                 v[dof : dof + 6] = 0.0
@@ -129,7 +129,10 @@ class ArmSim:
         objects are placed and every velocity is zeroed. The result depends on ``goal`` alone."""
         self.restore(self.home_state)
         hand_goal, object_goals = self._split(np.asarray(goal, dtype=np.float64))
-        parked = [PARK + 0.5 * k if o.kind == "free" else g for k, (o, g) in enumerate(zip(self.task.objects, object_goals, strict=True))]
+        parked = [
+            PARK + 0.5 * k if o.kind == "free" else g
+            for k, (o, g) in enumerate(zip(self.task.objects, object_goals, strict=True))
+        ]
         self._set_objects(parked)
         dim = self.task.hand_dim
         target = self.data.mocap_pos[0].copy()

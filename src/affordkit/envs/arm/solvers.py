@@ -48,7 +48,10 @@ class ArmSolver:
             obj, obj_goal = state[:, 2:4], goal[:, 2:4]
             contact = np.full(n, self.task.extra["contact"] / unit)
             is_box = np.full(n, self.task.extra.get("box", 0.0) > 0)
-            placed = np.sqrt(((obj_goal - obj) ** 2).sum(-1)) < PLACED_FRACTION * self.task.object_success_threshold / unit
+            placed = (
+                np.sqrt(((obj_goal - obj) ** 2).sum(-1))
+                < PLACED_FRACTION * self.task.object_success_threshold / unit
+            )
             push = _push_target(hand, obj, obj_goal, is_box, contact, scale)
             free = _go_round(hand, target, obj[:, None, :], (contact + CLEARANCE)[:, None])
             target = np.where(placed[:, None], free, push)
