@@ -89,6 +89,11 @@ def _spaces(config: ArmConfig) -> tuple[spaces.Dict, spaces.Box]:
     return obs, spaces.Box(-1.0, 1.0, shape=(config.spec.action_dim,), dtype=np.float32)
 
 
+def _reward(config: ArmConfig, achieved_goal: Any, desired_goal: Any) -> np.ndarray:
+    spec = config.spec
+    return reward_from_metrics(spec, config.reward_type, goal_metrics(spec, achieved_goal, desired_goal))
+
+
 def _check_render_mode(render_mode: str | None) -> None:
     if render_mode not in (None, "rgb_array"):
         raise ConfigError(f"render_mode={render_mode!r}; accepted values: [None, 'rgb_array']")
@@ -137,10 +142,7 @@ class ArmEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
     ) -> np.ndarray:
         """Reward for goals of any batch shape (..., goal_dim); ``info`` is unused."""
-        spec = self.config.spec
-        return reward_from_metrics(
-            spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal)
-        )
+        return _reward(self.config, achieved_goal, desired_goal)
 
     def render(self) -> np.ndarray:
         self._need_reset()
@@ -286,10 +288,7 @@ class ArmVectorEnv(VectorEnv[dict[str, np.ndarray], np.ndarray, np.ndarray]):
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any = None
     ) -> np.ndarray:
         """Vectorised reward for goals of any batch shape (..., goal_dim)."""
-        spec = self.config.spec
-        return reward_from_metrics(
-            spec, self.config.reward_type, goal_metrics(spec, achieved_goal, desired_goal)
-        )
+        return _reward(self.config, achieved_goal, desired_goal)
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self._obs is None:
