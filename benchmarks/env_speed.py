@@ -84,7 +84,7 @@ MJCF = """
     <geom type="box" pos="0 -1.05 0.05" size="1.1 0.05 0.05" rgba="0.5 0.5 0.5 1"/>
     <geom type="box" pos="1.05 0 0.05" size="0.05 1.1 0.05" rgba="0.5 0.5 0.5 1"/>
     <geom type="box" pos="-1.05 0 0.05" size="0.05 1.1 0.05" rgba="0.5 0.5 0.5 1"/>
-    <camera name="top" pos="0 0 3" xyaxes="1 0 0 0 1 0" projection="orthographic" fovy="2"/>
+    <camera name="top" pos="0 0 3" xyaxes="1 0 0 0 1 0" {ortho} fovy="2"/>
     <body name="hand" pos="0 -0.6 0.05">
       <joint name="hand_x" type="slide" axis="1 0 0" damping="5"/>
       <joint name="hand_y" type="slide" axis="0 1 0" damping="5"/>
@@ -108,7 +108,10 @@ def mujoco_single(size: int, substeps: int = 5) -> Stepper:
     offscreen render per action."""
     import mujoco
 
-    model = mujoco.MjModel.from_xml_string(MJCF.format(size=size))
+    try:  # newer mujoco names the camera projection; 3.3.0 (pinned by the sim extra) has a flag
+        model = mujoco.MjModel.from_xml_string(MJCF.format(size=size, ortho='projection="orthographic"'))
+    except ValueError:
+        model = mujoco.MjModel.from_xml_string(MJCF.format(size=size, ortho='orthographic="true"'))
     data = mujoco.MjData(model)
     renderer = mujoco.Renderer(model, size, size)
     rng = np.random.default_rng(0)
