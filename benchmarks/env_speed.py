@@ -1,8 +1,10 @@
 """Image steps per second of the tabletop envs, single and batched, beside a MuJoCo scene of the
 same content (a disc effector and a puck on a plane, shadows and multisampling off, rendered
-headless), measured in the same run, interleaved, one thread.
+headless), and of the 3-D arm envs (Meta-World Sawyer, Fetch; ``sim`` extra), measured in the same
+run, interleaved, one thread.
 
     python benchmarks/env_speed.py            # writes benchmarks/results/env_speed.{md,json}
+    python benchmarks/env_speed.py --only-arm --seconds 1 --rounds 1 --out arm_speed_check
 
 A measurement steps with uniform random actions for ``--seconds`` and counts image observations
 (one per env per step). Each configuration is measured ``--rounds`` times, rounds interleaved so
@@ -17,12 +19,14 @@ import statistics
 import time
 from collections.abc import Callable
 
-os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from affordkit.envs import TabletopEnv, make_vector_env  # noqa: E402
+from affordkit.envs import ARM_ENVS, TabletopEnv, make_vector_env  # noqa: E402
+from affordkit.envs.arm.render import select_gl_backend  # noqa: E402
+
+select_gl_backend()  # before anything imports MuJoCo
 
 try:
     from benchmarks._common import provenance, provenance_lines, write_results
@@ -80,7 +84,7 @@ MJCF = """
     <geom type="box" pos="0 -1.05 0.05" size="1.1 0.05 0.05" rgba="0.5 0.5 0.5 1"/>
     <geom type="box" pos="1.05 0 0.05" size="0.05 1.1 0.05" rgba="0.5 0.5 0.5 1"/>
     <geom type="box" pos="-1.05 0 0.05" size="0.05 1.1 0.05" rgba="0.5 0.5 0.5 1"/>
-    <camera name="top" pos="0 0 3" xyaxes="1 0 0 0 1 0" projection="orthographic" fovy="2"/>
+    <camera name="top" pos="0 0 3" xyaxes="1 0 0 0 1 0" {ortho} fovy="2"/>
     <body name="hand" pos="0 -0.6 0.05">
       <joint name="hand_x" type="slide" axis="1 0 0" damping="5"/>
       <joint name="hand_y" type="slide" axis="0 1 0" damping="5"/>
@@ -104,7 +108,10 @@ def mujoco_single(size: int, substeps: int = 5) -> Stepper:
     offscreen render per action."""
     import mujoco
 
-    model = mujoco.MjModel.from_xml_string(MJCF.format(size=size))
+    try:  # newer mujoco names the camera projection; 3.3.0 (pinned by the sim extra) has a flag
+        model = mujoco.MjModel.from_xml_string(MJCF.format(size=size, ortho='projection="orthographic"'))
+    except ValueError:
+        model = mujoco.MjModel.from_xml_string(MJCF.format(size=size, ortho='orthographic="true"'))
     data = mujoco.MjData(model)
     renderer = mujoco.Renderer(model, size, size)
     rng = np.random.default_rng(0)
@@ -121,6 +128,28 @@ def mujoco_single(size: int, substeps: int = 5) -> Stepper:
         state["t"] = t + 1
         if (t + 1) % 50 == 0:
             mujoco.mj_resetData(model, data)
+        return 1
+
+    return step
+
+
+def arm_single(name: str, size: int) -> Stepper:
+    """One arm env (one simulator, one renderer), uniform random actions, reset at the episode end
+    (included in the timing)."""
+    from affordkit.envs.arm import ArmEnv
+
+    env = ArmEnv(name, image_size=size)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(4096, env.config.spec.action_dim)).astype(np.float32)
+    state = {"t": 0}
+
+    def step() -> int:
+        t = state["t"]
+        env.step(actions[t % 4096])
+        state["t"] = t + 1
+        if (t + 1) % env.config.max_episode_steps == 0:
+            env.reset()
         return 1
 
     return step
@@ -144,10 +173,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[48, 84])
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16, 64, 256])
     parser.add_argument("--out", default="env_speed", help="results name under benchmarks/results/")
+    parser.add_argument("--arm", nargs="*", default=list(ARM_ENVS), help="3-D arm envs to measure")
+    parser.add_argument("--only-arm", action="store_true", help="measure the arm envs alone")
     args = parser.parse_args()
 
     configs: dict[str, Callable[[], Stepper]] = {}
     for size in args.sizes:
+        for name in args.arm:
+            configs[f"{name} {size}"] = lambda s=size, n=name: arm_single(n, s)
+        if args.only_arm:
+            continue
         configs[f"Push single {size}"] = lambda s=size: ours_single("Push", s)
         for n in args.batch:
             configs[f"Push batched N={n} {size}"] = lambda s=size, n=n: ours_batched("Push", s, n)
@@ -159,8 +194,8 @@ def main() -> None:
     for name, make in configs.items():
         try:
             steppers[name] = make()
-        except Exception as e:  # MuJoCo or its GL backend missing: report it, keep the rest
-            if not name.startswith("MuJoCo"):
+        except Exception as e:  # MuJoCo, the sim extra or a GL backend missing: report it, keep the rest
+            if not (name.startswith("MuJoCo") or name.split()[0] in ARM_ENVS):
                 raise
             mujoco_error = f"{type(e).__name__}: {e}"
     samples: dict[str, list[float]] = {k: [] for k in steppers}
@@ -203,12 +238,21 @@ def main() -> None:
     for name, value in median.items():
         ratio = f"{ratios[name]:.1f}" if name in ratios else ""
         lines.append(f"| {name} | {value:,.0f} | {ratio} |")
+    arm = {k: v for k, v in median.items() if k.split()[0] in ARM_ENVS}
+    if arm:
+        lines += [
+            "",
+            "| 3-D arm env | image steps/s | minutes per 100k image steps (extrapolated) |",
+            "|---|---:|---:|",
+        ]
+        lines += [f"| {k} | {v:,.0f} | {100_000 / v / 60:,.0f} |" for k, v in arm.items()]
     lines += [
         "",
         "The MuJoCo reference steps one scene of the same content (disc effector, one puck, a plane with",
         "rim walls) with 5 physics steps per action and renders it offscreen with shadows and",
         "multisampling off. Ours steps all N tables in one set of NumPy calls and auto-resets at the",
-        "episode end (included in the timings).",
+        "episode end (included in the timings). A 3-D arm env steps its MuJoCo scene (25 or 40",
+        "physics steps per action) and renders it offscreen, shadows and multisampling off.",
     ]
     if mujoco_error:
         lines += ["", f"MuJoCo reference not measured: {mujoco_error}"]

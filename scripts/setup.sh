@@ -2,6 +2,8 @@
 # Set up affordkit in ./.venv: torch first (so pip never resolves another build), then the package.
 #   bash scripts/setup.sh            core
 #   bash scripts/setup.sh dev        + test tools (pytest, hypothesis, ruff, mypy)
+#   bash scripts/setup.sh dev,sim    + the 3-D arm simulators (Meta-World, Gymnasium-Robotics, MuJoCo)
+#                                      and the Debian GL libraries for headless rendering
 #   bash scripts/setup.sh dev,bench  + peer libraries and MuJoCo for benchmarks (and its GL libraries)
 # Environment: PYTHON (default python3), TORCH_SPEC (default torch==2.13.0; on a CUDA machine set
 # it to the build you want).

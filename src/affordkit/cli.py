@@ -252,11 +252,13 @@ def _data(cmd: CollectConfig | DataInfo | DataShow) -> int:
 
 
 def _envs_list() -> int:
-    from affordkit.envs import ENVS
+    from affordkit.envs import ARM_ENVS, ENVS
 
-    width = max(len(e.name) for e in ENVS.values())
-    for e in ENVS.values():
+    everything = [*ENVS.values(), *ARM_ENVS.values()]
+    width = max(len(e.name) for e in everything)
+    for e in everything:
         print(f"{e.name:<{width}}  {e.gym_id:<26}  {e.max_episode_steps:>4} steps  {e.description}")
+    print("(the lower-case 3-D arm envs need the sim extra: pip install 'affordkit[sim]')")
     return 0
 
 

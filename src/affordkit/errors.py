@@ -34,3 +34,8 @@ class InvalidSeedError(AffordkitError, ValueError):
 class InvalidStateError(AffordkitError, ValueError):
     """A state given to an environment is malformed or physically impossible (overlapping bodies,
     a body off the table)."""
+
+
+class MissingDependencyError(AffordkitError, ImportError):
+    """An optional dependency (an extra such as ``sim``, or a system library) is not installed; the
+    message names the command that installs it."""

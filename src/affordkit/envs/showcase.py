@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from affordkit.envs.registry import make_vector_env
+from affordkit.envs.registry import is_arm, make_vector_env
 from affordkit.envs.solvers import ScriptedSolver
 from affordkit.types import IMAGE
 
@@ -24,11 +24,19 @@ def showcase(name: str, resets: int = 4, seed: int = 0, **overrides: Any) -> tup
     env = make_vector_env(name, resets, autoreset_mode="disabled", **overrides)
     obs, _ = env.reset(seed=seed)
     start, goal = obs[IMAGE].copy(), env.render_goal()
-    solver = ScriptedSolver(env)
+    if is_arm(name):
+        from affordkit.envs.arm import ArmSolver
+
+        solver: Any = ArmSolver(env)
+    else:
+        solver = ScriptedSolver(env)
     info: dict[str, Any] = {}
     for _ in range(env.config.max_episode_steps):
         obs, _, _, _, info = env.step(solver.act(obs))
     labels = []
     for i in range(resets):
         labels.append(f"seed {seed + i}\n{'solved' if info['success'][i] else 'not solved'}")
+    close = getattr(env, "close", None)
+    if close is not None:
+        close()
     return np.stack([start, goal, obs[IMAGE]], axis=1), labels
