@@ -106,11 +106,13 @@ class RIGConfig:
     vae_fit: FitConfig = field(
         default_factory=lambda: FitConfig(num_steps=3000, eval_interval=1000, media_interval=0)
     )
-    prior: PriorKind = "fitted"
+    prior: PriorKind = "data"
     """Imagined-goal prior: ``fitted`` (per-dimension Gaussian of the encodings, rlkit's
     VAEWrappedEnv), ``standard`` N(0, I) (the paper's text), or ``data`` (the encodings of the VAE's
     own training images, drawn uniformly: the aggregate posterior itself, without the holes a
-    per-dimension Gaussian puts where no image encodes; goals are then latents of real scenes)."""
+    per-dimension Gaussian puts where no image encodes; goals are then latents of real scenes).
+    ``data`` by default: on Push most decoded samples of the fitted prior showed no effector at all
+    (docs/methods/rig.md), and with them RIG never learned to push."""
     # --- phase 4: RL
     td3: TD3Config = field(default_factory=TD3Config)
     goal_mix: GoalMix = field(default_factory=GoalMix)
