@@ -387,11 +387,10 @@ def evaluate(agent: AWACAgent, episodes: int, seed: int) -> EvalResult:
     """The env's own goals: as states (state observations) or as rendered goal images (latent)."""
     env = make_vector_env(agent.env_name, episodes, autoreset_mode="disabled", image_size=agent.image_size)
 
-    def policy_for_goals(goal_images: np.ndarray) -> Any:
-        latent_goal = agent.encode(goal_images) if agent.encode is not None else None
+    def policy_for_goals(goal_images: np.ndarray, goal_states: np.ndarray) -> Any:
+        goal = agent.encode(goal_images) if agent.encode is not None else goal_states
 
         def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
-            goal = latent_goal if latent_goal is not None else obs[DESIRED_GOAL]
             return agent.act(agent.observation(obs), goal, explore=False)
 
         return policy
