@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from affordkit.envs.checks import check_actions, check_state_rows
+from affordkit.envs import common
+from affordkit.envs.common import check_actions, check_state_rows
 from affordkit.envs.config import TabletopConfig
 from affordkit.envs.physics import Walls, is_valid, step_bodies
 from affordkit.envs.render import Camera, render_bodies
@@ -45,12 +46,7 @@ def goal_metrics(config: TabletopConfig, achieved: np.ndarray, desired: np.ndarr
 
 
 def reward_from_metrics(config: TabletopConfig, metrics: dict[str, np.ndarray]) -> np.ndarray:
-    if config.reward_type == "sparse":
-        return metrics["success"].astype(np.float64) - 1.0
-    total = metrics["hand_distance"]
-    if config.num_objects:
-        total = total + config.num_objects * metrics["object_distance"]
-    return -total
+    return common.reward_from_metrics(config.reward_type, config.num_objects, metrics)
 
 
 class TabletopCore:

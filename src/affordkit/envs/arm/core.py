@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from affordkit.envs import common
 from affordkit.envs.arm.render import SceneRenderer
 from affordkit.envs.arm.sim import ArmSim
 from affordkit.envs.arm.tasks import ArmTask
-from affordkit.envs.checks import check_actions, check_state_rows
+from affordkit.envs.common import check_actions, check_state_rows
 from affordkit.errors import ConfigError, InvalidStateError
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE
 
@@ -55,12 +56,7 @@ def goal_metrics(task: ArmTask, achieved: Any, desired: Any) -> dict[str, np.nda
 
 
 def reward_from_metrics(task: ArmTask, reward_type: str, metrics: dict[str, np.ndarray]) -> np.ndarray:
-    if reward_type == "sparse":
-        return metrics["success"].astype(np.float64) - 1.0
-    total = metrics["hand_distance"]
-    if task.objects:
-        total = total + task.num_objects * metrics["object_distance"]
-    return -total
+    return common.reward_from_metrics(reward_type, task.num_objects, metrics)
 
 
 class ArmCore:

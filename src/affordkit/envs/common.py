@@ -1,5 +1,6 @@
-"""Checks of what callers hand a batched simulator (tabletop or arm core): actions and goal-space
-states. NumPy only; the messages say which shape was expected and what its numbers mean."""
+"""What the batched simulators (the tabletop and the arm cores) share, in NumPy alone: the reward
+of goal metrics, and the checks of the actions and goal-space states callers hand them (whose
+messages say which shape was expected and what its numbers mean)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,14 @@ def check_state_rows(states: Any, dim: int, layout: str) -> np.ndarray:
     if not np.all(np.isfinite(s)):
         raise InvalidStateError("states hold NaN or infinite values")
     return s
+
+
+def reward_from_metrics(reward_type: str, num_objects: int, metrics: dict[str, np.ndarray]) -> np.ndarray:
+    """``sparse``: 0 on success, else -1; ``dense``: minus the hand distance minus ``num_objects``
+    times the mean object distance (the sum of the object distances)."""
+    if reward_type == "sparse":
+        return metrics["success"].astype(np.float64) - 1.0
+    total = metrics["hand_distance"]
+    if num_objects:
+        total = total + num_objects * metrics["object_distance"]
+    return -total
