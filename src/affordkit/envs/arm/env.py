@@ -145,7 +145,7 @@ class ArmEnv(_ArmGoals, BatchedGoalEnv):
 class ArmVectorEnv(_ArmGoals, BatchedGoalVectorEnv):
     """N arm environments stepped one after the other on one simulator and one renderer.
 
-    Auto-reset modes and seeding as :class:`~affordkit.envs.tabletop.TabletopVectorEnv`:
+    Auto-reset modes and seeding as every vector env (:mod:`affordkit.envs.base`):
     ``reset(seed=s)`` seeds environment i with s + i, so it replays ``ArmEnv`` reset with s + i.
     """
 
