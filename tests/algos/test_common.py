@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 
 from affordkit.algos import soft_update, target_network, twin_q_target
+from affordkit.algos.common import check_obs, learner_state, load_learner_state, seeded_init
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks import TwinQ, mlp
@@ -63,3 +66,51 @@ def test_resolve_device() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError):
             resolve_device("cuda")
+
+
+def test_seeded_init_neither_uses_nor_advances_the_global_rng() -> None:
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    with seeded_init(5):
+        a = torch.randn(3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    with seeded_init(5):
+        assert torch.equal(torch.randn(3), a)
+
+
+def test_check_obs() -> None:
+    check_obs(torch.zeros(4, 3), 3)
+    with pytest.raises(ConfigError, match=r"obs of shape \(4, 2\): expected \(B, 3\)"):
+        check_obs(torch.zeros(4, 2), 3)
+
+
+@dataclass(frozen=True)
+class _Config:
+    width: int = 2
+
+
+class _Learner:
+    def __init__(self, width: int = 2) -> None:
+        self.config = _Config(width)
+        self.obs_dim, self.action_dim = 3, width
+        self.net = mlp(3, (4,), width)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=1e-3)
+        self.generator = torch.Generator().manual_seed(0)
+        self.num_updates = 0
+
+
+def test_learner_state_round_trip_and_refusal() -> None:
+    source = _Learner()
+    source.num_updates = 7
+    torch.randn(2, generator=source.generator)
+    state = learner_state(source, ("net", "optimizer"), source.generator)
+    assert list(state) == ["config", "sizes", "net", "optimizer", "num_updates", "generator"]
+    target = _Learner()
+    load_learner_state(target, state, ("net", "optimizer"), target.generator)
+    assert target.num_updates == 7
+    for p, q in zip(target.net.parameters(), source.net.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert torch.equal(torch.randn(2, generator=target.generator), torch.randn(2, generator=source.generator))
+    assert "generator" not in learner_state(source, ("net",))
+    with pytest.raises(ConfigError, match=r"_Learner state of config \{'width': 2\} and sizes \(3, 2\)"):
+        load_learner_state(_Learner(width=3), state, ("net", "optimizer"))

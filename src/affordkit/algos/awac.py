@@ -27,26 +27,23 @@ a' and, with ``value_action="sample"``, V) come from the learner's own generator
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import (
-    check_batch,
-    check_sizes,
-    hidden_sizes,
-    positive_int,
-    soft_update,
-    target_network,
-)
+from affordkit.algos import common
+from affordkit.algos.common import hidden_sizes, positive_int, soft_update, target_network
 from affordkit.algos.common import twin_q_target as bootstrap
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.mlp import TwinQ
 from affordkit.networks.policies import GaussianPolicy
 from affordkit.types import Batch
+
+STATE_PARTS = ("policy", "critic", "critic_target", "policy_optimizer", "critic_optimizer")
+"""The attributes whose state dicts ``state_dict`` holds (networks, then optimisers)."""
 
 Weighting = Literal["batch_softmax", "clipped_exp"]
 ValueAction = Literal["mean", "sample"]
@@ -199,12 +196,11 @@ class AWAC:
         seed: int,
         device: torch.device | str = "cpu",
     ) -> None:
-        check_sizes(obs_dim, action_dim, seed)
+        common.check_sizes(obs_dim, action_dim, seed)
         self.config = c = config if config is not None else AWACConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with common.seeded_init(seed):
             self.policy = GaussianPolicy(obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std)
             self.critic = TwinQ(obs_dim, action_dim, c.q_hidden)
         self.policy.to(self.device)
@@ -221,8 +217,7 @@ class AWAC:
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
         """The policy's mean (B, action_dim) in [-1, 1]: the evaluation action."""
-        if obs.shape[-1] != self.obs_dim:
-            raise ConfigError(f"obs of shape {tuple(obs.shape)}: expected (B, {self.obs_dim})")
+        common.check_obs(obs, self.obs_dim)
         return self.policy.mean(obs)
 
     @torch.no_grad()
@@ -234,7 +229,7 @@ class AWAC:
     def update(self, batch: Batch) -> dict[str, Tensor]:
         """Advantage weights from the current critics, then one critic step, one actor step and the
         target update. Metrics: ``critic/*``, ``actor/*``, ``awac/advantage``."""
-        check_batch(batch, self.obs_dim, self.action_dim)
+        common.check_batch(batch, self.obs_dim, self.action_dim)
         c = self.config
         self.num_updates += 1
         adv = advantages(self.policy, self.critic, batch.obs, batch.action, c.value_action, self.generator)
@@ -265,32 +260,8 @@ class AWAC:
     def state_dict(self) -> dict[str, Any]:
         """Networks, target, optimisers, update counter and generator (tensors shared with the
         learner: save or copy them before updating further)."""
-        return {
-            "config": asdict(self.config),
-            "sizes": (self.obs_dim, self.action_dim),
-            "policy": self.policy.state_dict(),
-            "critic": self.critic.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "policy_optimizer": self.policy_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "num_updates": self.num_updates,
-            "generator": self.generator.get_state(),
-        }
+        return common.learner_state(self, STATE_PARTS, self.generator)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue exactly where ``state`` was taken; refuses a state of another config or size."""
-        if AWACConfig(**state["config"]) != self.config or tuple(state["sizes"]) != (
-            self.obs_dim,
-            self.action_dim,
-        ):
-            raise ConfigError(
-                f"AWAC state of config {state['config']} and sizes {tuple(state['sizes'])}; this learner "
-                f"has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
-            )
-        self.policy.load_state_dict(state["policy"])
-        self.critic.load_state_dict(state["critic"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.num_updates = int(state["num_updates"])
-        self.generator.set_state(state["generator"].cpu())
+        common.load_learner_state(self, state, STATE_PARTS, self.generator)

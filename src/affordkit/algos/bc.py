@@ -9,17 +9,21 @@ weight 1: the difference between the two is exactly the advantage weighting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import check_batch, check_sizes, hidden_sizes, positive_int
+from affordkit.algos import common
+from affordkit.algos.common import hidden_sizes, positive_int
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.policies import GaussianPolicy
 from affordkit.types import Batch
+
+STATE_PARTS = ("policy", "optimizer")
+"""The attributes whose state dicts ``state_dict`` holds (networks, then optimisers)."""
 
 BCLoss = Literal["nll", "mse"]
 
@@ -81,12 +85,11 @@ class BC:
         seed: int,
         device: torch.device | str = "cpu",
     ) -> None:
-        check_sizes(obs_dim, action_dim, seed)
+        common.check_sizes(obs_dim, action_dim, seed)
         self.config = c = config if config is not None else BCConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with common.seeded_init(seed):
             self.policy = GaussianPolicy(obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std)
         self.policy.to(self.device)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr, weight_decay=c.weight_decay)
@@ -95,12 +98,11 @@ class BC:
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
         """The policy's mean (B, action_dim) in [-1, 1]."""
-        if obs.shape[-1] != self.obs_dim:
-            raise ConfigError(f"obs of shape {tuple(obs.shape)}: expected (B, {self.obs_dim})")
+        common.check_obs(obs, self.obs_dim)
         return self.policy.mean(obs)
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
-        check_batch(batch, self.obs_dim, self.action_dim)
+        common.check_batch(batch, self.obs_dim, self.action_dim)
         self.num_updates += 1
         loss, metrics = bc_loss(self.policy, batch.obs, batch.action, self.config.loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -109,23 +111,7 @@ class BC:
         return metrics
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "config": asdict(self.config),
-            "sizes": (self.obs_dim, self.action_dim),
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "num_updates": self.num_updates,
-        }
+        return common.learner_state(self, STATE_PARTS)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if BCConfig(**state["config"]) != self.config or tuple(state["sizes"]) != (
-            self.obs_dim,
-            self.action_dim,
-        ):
-            raise ConfigError(
-                f"BC state of config {state['config']} and sizes {tuple(state['sizes'])}; this learner "
-                f"has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
-            )
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.num_updates = int(state["num_updates"])
+        common.load_learner_state(self, state, STATE_PARTS)

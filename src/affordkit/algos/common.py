@@ -1,14 +1,17 @@
-"""What every off-policy learner shares: the ``Learner`` contract, target networks and their
-Polyak averaging, the clipped double-Q bootstrap, and the device check.
+"""What every learner shares: the ``Learner`` contract, target networks and their Polyak
+averaging, the clipped double-Q bootstrap, the checks of sizes, batches and observations, seeded
+weight initialisation, and the saving and loading of a learner's state.
 
-These are functions, not a base class (STYLE.md, principle 2): TD3 uses all of them, AWAC will use
-the target networks, ``soft_update`` and ``twin_q_target``, BC only the ``Learner`` contract.
+These are functions, not a base class (STYLE.md, principle 2): TD3 and AWAC use all of them, BC
+all but the target networks and the bootstrap.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
@@ -116,3 +119,66 @@ def hidden_sizes(name: str, value: object) -> tuple[int, ...]:
     if not isinstance(hidden, tuple) or not hidden or not all(positive_int(h) for h in hidden):
         raise ConfigError(f"{name}={value!r}: expected a non-empty tuple of positive integers")
     return hidden
+
+
+def check_obs(obs: Tensor, obs_dim: int) -> None:
+    """An ``act`` input: observations (B, obs_dim)."""
+    if obs.shape[-1] != obs_dim:
+        raise ConfigError(f"obs of shape {tuple(obs.shape)}: expected (B, {obs_dim})")
+
+
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Build networks inside: their initial weights come from ``seed``, under a forked global RNG, so
+    the caller's torch RNG is neither used nor advanced."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class LearnerFields(Protocol):
+    """What :func:`learner_state` reads of a learner besides its parts."""
+
+    config: Any  # a frozen dataclass
+    obs_dim: int
+    action_dim: int
+    num_updates: int
+
+
+def learner_state(
+    learner: LearnerFields, parts: Sequence[str], generator: torch.Generator | None = None
+) -> dict[str, Any]:
+    """A learner's ``state_dict()``: its config and (obs_dim, action_dim), the state dict of each of
+    its attributes named in ``parts`` (networks, optimisers), its update counter and ``generator``'s
+    state, if given. Tensors are shared with the learner (as ``nn.Module.state_dict``): save or copy
+    them before updating further."""
+    state: dict[str, Any] = {
+        "config": asdict(learner.config),
+        "sizes": (learner.obs_dim, learner.action_dim),
+    }
+    state.update({name: getattr(learner, name).state_dict() for name in parts})
+    state["num_updates"] = learner.num_updates
+    if generator is not None:
+        state["generator"] = generator.get_state()
+    return state
+
+
+def load_learner_state(
+    learner: LearnerFields,
+    state: Mapping[str, Any],
+    parts: Sequence[str],
+    generator: torch.Generator | None = None,
+) -> None:
+    """Continue exactly where a :func:`learner_state` of ``learner`` was taken. Refuses
+    (ConfigError) a state of another config or other sizes."""
+    config, sizes = learner.config, (learner.obs_dim, learner.action_dim)
+    if type(config)(**state["config"]) != config or tuple(state["sizes"]) != sizes:
+        raise ConfigError(
+            f"{type(learner).__name__} state of config {state['config']} and sizes "
+            f"{tuple(state['sizes'])}; this learner has {asdict(config)} and {sizes}"
+        )
+    for name in parts:
+        getattr(learner, name).load_state_dict(state[name])
+    learner.num_updates = int(state["num_updates"])
+    if generator is not None:
+        generator.set_state(state["generator"].cpu())

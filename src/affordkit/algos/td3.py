@@ -21,17 +21,21 @@ which ``state_dict`` carries along with networks, targets, optimisers and the up
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from affordkit.algos.common import soft_update, target_network, twin_q_target
+from affordkit.algos import common
+from affordkit.algos.common import hidden_sizes, positive_int, soft_update, target_network, twin_q_target
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.mlp import EncodedTwinQ, TwinQ, mlp
 from affordkit.types import Batch
+
+STATE_PARTS = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+"""The attributes whose state dicts ``state_dict`` holds (networks, then optimisers)."""
 
 
 @dataclass(frozen=True)
@@ -59,15 +63,12 @@ class TD3Config:
     """The smoothing noise is clipped to [-c, c]: c = 0.5 in RIG and TD3."""
 
     def __post_init__(self) -> None:
-        hidden = tuple(self.hidden) if isinstance(self.hidden, list | tuple) else self.hidden
-        if not isinstance(hidden, tuple) or not hidden or not all(_positive_int(h) for h in hidden):
-            raise ConfigError(f"hidden={self.hidden!r}: expected a non-empty tuple of positive integers")
-        object.__setattr__(self, "hidden", hidden)  # a list from JSON or the CLI becomes a tuple
+        object.__setattr__(self, "hidden", hidden_sizes("hidden", self.hidden))
         for name in ("actor_lr", "critic_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r}: expected > 0")
         for name in ("batch_size", "policy_delay"):
-            if not _positive_int(getattr(self, name)):
+            if not positive_int(getattr(self, name)):
                 raise ConfigError(f"{name}={getattr(self, name)!r}: expected a positive integer")
         if not 0 <= self.discount <= 1:
             raise ConfigError(f"discount={self.discount!r}: expected in [0, 1]")
@@ -146,15 +147,11 @@ class TD3:
         """``encoder``, when given, makes a fresh (module, feature size) pair; the actor and the
         critic then each get their own, in front of their MLPs, trained end to end by their own
         losses (the pixel-space baseline). Without it the networks read ``obs`` directly."""
-        if not _positive_int(obs_dim) or not _positive_int(action_dim):
-            raise ConfigError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected positive integers")
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+        common.check_sizes(obs_dim, action_dim, seed)
         self.config = config = config if config is not None else TD3Config()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with common.seeded_init(seed):
             if encoder is None:
                 self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh)
                 self.critic = TwinQ(obs_dim, action_dim, config.hidden)
@@ -177,8 +174,7 @@ class TD3:
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
         """pi(obs) (B, action_dim) in [-1, 1] for obs (B, obs_dim) on ``self.device``."""
-        if obs.shape[-1] != self.obs_dim:
-            raise ConfigError(f"obs of shape {tuple(obs.shape)}: expected (B, {self.obs_dim})")
+        common.check_obs(obs, self.obs_dim)
         return self.actor(obs)
 
     def update(self, batch: Batch) -> dict[str, Tensor]:
@@ -186,7 +182,7 @@ class TD3:
 
         Metrics (detached 0-d tensors on the device): always ``critic/*``; ``actor/*`` only on the
         updates that stepped the actor."""
-        self._check(batch)
+        common.check_batch(batch, self.obs_dim, self.action_dim)
         self.num_updates += 1
         metrics = self.critic_step(batch)
         if self.num_updates % self.config.policy_delay == 0:
@@ -221,53 +217,8 @@ class TD3:
     def state_dict(self) -> dict[str, Any]:
         """Networks, targets, optimisers, update counter and noise generator. Tensors are shared
         with the learner (as ``nn.Module.state_dict``): save or copy them before updating further."""
-        return {
-            "config": asdict(self.config),
-            "sizes": (self.obs_dim, self.action_dim),
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
-            "num_updates": self.num_updates,
-            "generator": self.generator.get_state(),
-        }
+        return common.learner_state(self, STATE_PARTS, self.generator)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue exactly where ``state`` was taken; refuses a state of another config or size."""
-        if TD3Config(**state["config"]) != self.config or tuple(state["sizes"]) != (
-            self.obs_dim,
-            self.action_dim,
-        ):
-            raise ConfigError(
-                f"TD3 state of config {state['config']} and sizes {tuple(state['sizes'])}; this learner "
-                f"has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
-            )
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
-        self.actor_target.load_state_dict(state["actor_target"])
-        self.critic_target.load_state_dict(state["critic_target"])
-        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.num_updates = int(state["num_updates"])
-        self.generator.set_state(state["generator"].cpu())
-
-    def _check(self, batch: Batch) -> None:
-        """Shapes only (no device sync): a (B, 1) reward would silently broadcast to (B, B)."""
-        b = batch.obs.shape[0]
-        want = {
-            "obs": (b, self.obs_dim),
-            "action": (b, self.action_dim),
-            "reward": (b,),
-            "next_obs": (b, self.obs_dim),
-            "done": (b,),
-        }
-        for name, shape in want.items():
-            got = tuple(getattr(batch, name).shape)
-            if got != shape:
-                raise ConfigError(f"batch.{name} has shape {got}; expected {shape}")
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+        common.load_learner_state(self, state, STATE_PARTS, self.generator)

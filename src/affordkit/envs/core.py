@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from affordkit.envs import common
+from affordkit.envs.common import check_actions, check_state_rows
 from affordkit.envs.config import TabletopConfig
 from affordkit.envs.physics import Walls, is_valid, step_bodies
 from affordkit.envs.render import Camera, render_bodies
-from affordkit.errors import ConfigError, InvalidActionError, InvalidStateError
+from affordkit.errors import ConfigError, InvalidStateError
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE
 
 MAX_PLACEMENT_TRIES = 10_000
@@ -44,12 +46,7 @@ def goal_metrics(config: TabletopConfig, achieved: np.ndarray, desired: np.ndarr
 
 
 def reward_from_metrics(config: TabletopConfig, metrics: dict[str, np.ndarray]) -> np.ndarray:
-    if config.reward_type == "sparse":
-        return metrics["success"].astype(np.float64) - 1.0
-    total = metrics["hand_distance"]
-    if config.num_objects:
-        total = total + config.num_objects * metrics["object_distance"]
-    return -total
+    return common.reward_from_metrics(config.reward_type, config.num_objects, metrics)
 
 
 class TabletopCore:
@@ -137,25 +134,7 @@ class TabletopCore:
     # ----------------------------------------------------------------------------------- dynamics
     def check_actions(self, actions: Any) -> np.ndarray:
         """Actions as a float (N, 2) array; raises InvalidActionError on a bad shape, NaN or inf."""
-        try:
-            a = np.asarray(actions, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise InvalidActionError(
-                f"actions must be numbers, shape ({self.num_envs}, 2); got {actions!r}"
-            ) from e
-        expected = (self.num_envs, 2)
-        if a.shape != expected and not (self.num_envs == 1 and a.shape == (2,)):
-            raise InvalidActionError(
-                f"actions must have shape {expected if self.num_envs > 1 else (2,)} (effector dx, dy in "
-                f"[-1, 1]); got shape {a.shape}"
-            )
-        a = a.reshape(expected)
-        if not np.all(np.isfinite(a)):
-            bad = sorted({int(i) for i in np.argwhere(~np.isfinite(a))[:, 0]})
-            raise InvalidActionError(
-                f"actions hold NaN or infinite values (environments {bad}); actions must be finite"
-            )
-        return a
+        return check_actions(actions, self.num_envs, 2, "effector dx, dy")
 
     def step(self, actions: np.ndarray, moving: np.ndarray | None = None) -> None:
         """Apply checked actions (N, 2), clipped to [-1, 1]; environments with ``moving`` false stay."""
@@ -201,14 +180,7 @@ class TabletopCore:
     def check_states(self, states: Any, env_index: np.ndarray) -> np.ndarray:
         """States or goal states (M, goal_dim) as body positions (M, B, 2); raises InvalidStateError
         on a bad shape, non-finite values, or bodies that overlap or leave the table."""
-        s = np.asarray(states, dtype=np.float64)
-        dim = self.config.goal_dim
-        if s.ndim != 2 or s.shape[1] != dim:
-            raise InvalidStateError(
-                f"states must have shape (M, {dim}) (effector xy then object xy); got {s.shape}"
-            )
-        if not np.all(np.isfinite(s)):
-            raise InvalidStateError("states hold NaN or infinite values")
+        s = check_state_rows(states, self.config.goal_dim, "effector xy then object xy")
         pos = s.reshape(len(s), -1, 2)
         ok = is_valid(pos, self.half[env_index], self.radius[env_index], self.walls, self.config.table_half)
         if not ok.all():

@@ -50,26 +50,21 @@ ARM_ENVS: dict[str, EnvEntry] = {
 
 def register_all() -> None:
     """Register every env with Gymnasium (idempotent)."""
-    for entry in ENVS.values():
-        if entry.gym_id in gym.registry:
-            continue
-        gym.register(
-            id=entry.gym_id,
-            entry_point="affordkit.envs.tabletop:TabletopEnv",
-            vector_entry_point="affordkit.envs.tabletop:TabletopVectorEnv",
-            max_episode_steps=entry.max_episode_steps,
-            kwargs={"task": entry.name},
-        )
-    for entry in ARM_ENVS.values():
-        if entry.gym_id in gym.registry:
-            continue
-        gym.register(
-            id=entry.gym_id,
-            entry_point="affordkit.envs.arm.env:ArmEnv",
-            vector_entry_point="affordkit.envs.arm.env:ArmVectorEnv",
-            max_episode_steps=entry.max_episode_steps,
-            kwargs={"task": entry.name},
-        )
+    families = (
+        (ENVS, "affordkit.envs.tabletop:TabletopEnv", "affordkit.envs.tabletop:TabletopVectorEnv"),
+        (ARM_ENVS, "affordkit.envs.arm.env:ArmEnv", "affordkit.envs.arm.env:ArmVectorEnv"),
+    )
+    for entries, entry_point, vector_entry_point in families:
+        for entry in entries.values():
+            if entry.gym_id in gym.registry:
+                continue
+            gym.register(
+                id=entry.gym_id,
+                entry_point=entry_point,
+                vector_entry_point=vector_entry_point,
+                max_episode_steps=entry.max_episode_steps,
+                kwargs={"task": entry.name},
+            )
 
 
 def resolve(name: str) -> EnvEntry:

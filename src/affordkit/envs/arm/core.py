@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from affordkit.envs import common
 from affordkit.envs.arm.render import SceneRenderer
 from affordkit.envs.arm.sim import ArmSim
 from affordkit.envs.arm.tasks import ArmTask
-from affordkit.errors import ConfigError, InvalidActionError, InvalidStateError
+from affordkit.envs.common import check_actions, check_state_rows
+from affordkit.errors import ConfigError, InvalidStateError
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE
 
 SUPPORTED_IMAGE_SIZES = (48, 84)
@@ -54,12 +56,7 @@ def goal_metrics(task: ArmTask, achieved: Any, desired: Any) -> dict[str, np.nda
 
 
 def reward_from_metrics(task: ArmTask, reward_type: str, metrics: dict[str, np.ndarray]) -> np.ndarray:
-    if reward_type == "sparse":
-        return metrics["success"].astype(np.float64) - 1.0
-    total = metrics["hand_distance"]
-    if task.objects:
-        total = total + task.num_objects * metrics["object_distance"]
-    return -total
+    return common.reward_from_metrics(reward_type, task.num_objects, metrics)
 
 
 class ArmCore:
@@ -125,25 +122,9 @@ class ArmCore:
     def check_actions(self, actions: Any) -> np.ndarray:
         """Actions as a float (N, action_dim) array; raises InvalidActionError on a bad shape, NaN or inf."""
         dim = self.task.action_dim
-        try:
-            a = np.asarray(actions, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise InvalidActionError(
-                f"actions must be numbers, shape ({self.num_envs}, {dim}); got {actions!r}"
-            ) from e
-        expected = (self.num_envs, dim)
-        if a.shape != expected and not (self.num_envs == 1 and a.shape == (dim,)):
-            raise InvalidActionError(
-                f"actions must have shape {expected if self.num_envs > 1 else (dim,)} (hand displacement "
-                f"{'dx, dy' if dim == 2 else 'dx, dy, dz'} in [-1, 1]); got shape {a.shape}"
-            )
-        a = a.reshape(expected)
-        if not np.all(np.isfinite(a)):
-            bad = sorted({int(i) for i in np.argwhere(~np.isfinite(a))[:, 0]})
-            raise InvalidActionError(
-                f"actions hold NaN or infinite values (environments {bad}); actions must be finite"
-            )
-        return a
+        return check_actions(
+            actions, self.num_envs, dim, f"hand displacement {'dx, dy' if dim == 2 else 'dx, dy, dz'}"
+        )
 
     def step(self, actions: np.ndarray, moving: np.ndarray | None = None) -> None:
         """Apply checked actions (N, action_dim); environments with ``moving`` false stay."""
@@ -171,15 +152,11 @@ class ArmCore:
     def check_states(self, states: Any) -> np.ndarray:
         """Goal-space states (M, goal_dim) float64; raises InvalidStateError on a bad shape,
         non-finite values, a hand outside its reach or inside an object, or a joint outside its range."""
-        s = np.asarray(states, dtype=np.float64)
-        task, dim = self.task, self.task.goal_dim
-        if s.ndim != 2 or s.shape[1] != dim:
-            parts = " then ".join(
-                ["hand " + "xyz"[: task.hand_dim]] + [f"{o.joint} ({o.dim})" for o in task.objects]
-            )
-            raise InvalidStateError(f"states must have shape (M, {dim}) ({parts}); got {s.shape}")
-        if not np.all(np.isfinite(s)):
-            raise InvalidStateError("states hold NaN or infinite values")
+        task = self.task
+        parts = " then ".join(
+            ["hand " + "xyz"[: task.hand_dim]] + [f"{o.joint} ({o.dim})" for o in task.objects]
+        )
+        s = check_state_rows(states, task.goal_dim, parts)
         h = task.hand_dim
         low, high = self.sim.mocap_low[:h] - BOUNDS_TOLERANCE, self.sim.mocap_high[:h] + BOUNDS_TOLERANCE
         outside = np.any((s[:, :h] < low) | (s[:, :h] > high), axis=1)

@@ -140,7 +140,16 @@ def _tasks() -> dict[str, ArmTask]:
         gripper_ctrl=(1.0, -1.0),
     )
     fetch_push_low, fetch_push_high = _around(FETCH_HOME_XY, 0.15)
-    fetch = dict(hand_sites=("robot0:grip",), substeps=40, action_scale=0.025)
+    fetch = dict(
+        hand_sites=("robot0:grip",),
+        substeps=40,
+        action_scale=0.025,
+        hand_goal_low=fetch_push_low,
+        hand_goal_high=fetch_push_high,
+        mocap_low=(1.05, 0.40, 0.42),
+        mocap_high=(1.60, 1.10, 0.70),
+        camera=FETCH_CAMERA,
+    )
     tasks = [
         ArmTask(
             name="sawyer-reach",
@@ -172,11 +181,6 @@ def _tasks() -> dict[str, ArmTask]:
             description="Gymnasium-Robotics Fetch: move the gripper to a point above the table (xy)",
             build=_fetch("MujocoFetchReachEnv"),
             home=(FETCH_HOME_XY[0], FETCH_HOME_XY[1], 0.52),
-            hand_goal_low=fetch_push_low,
-            hand_goal_high=fetch_push_high,
-            mocap_low=(1.05, 0.40, 0.42),
-            mocap_high=(1.60, 1.10, 0.70),
-            camera=FETCH_CAMERA,
             **fetch,  # type: ignore[arg-type]
         ),
         ArmTask(
@@ -184,11 +188,6 @@ def _tasks() -> dict[str, ArmTask]:
             description="Gymnasium-Robotics Fetch: push the block to its goal and put the gripper at its own",
             build=_fetch("MujocoFetchPushEnv"),
             home=(FETCH_HOME_XY[0], FETCH_HOME_XY[1], 0.42),
-            hand_goal_low=fetch_push_low,
-            hand_goal_high=fetch_push_high,
-            mocap_low=(1.05, 0.40, 0.42),
-            mocap_high=(1.60, 1.10, 0.70),
-            camera=FETCH_CAMERA,
             objects=(ObjectSpec("object0:joint", "free", (1.25, 0.68), fetch_push_low, fetch_push_high),),
             object_height=0.425,
             max_episode_steps=75,
