@@ -40,6 +40,9 @@ def summarise(run_dir: Path) -> dict[str, Any]:
         "preset": cfg["preset"],
         "env_steps": cfg["env_steps"],
         "vae": {k: cfg["vae"].get(k) for k in ("latent_dim", "beta", "decoder", "reconstruction")},
+        "observation": cfg.get("observation", "latent"),
+        "prior": cfg.get("prior", "fitted"),
+        "steps_done": int(curve[-1]["step"]) if curve else 0,
         "minutes": float(rows[-1]["seconds"]) / 60 if rows else None,
         "curve": curve,
         "final": final,
@@ -60,17 +63,27 @@ def main() -> None:
         "",
         *provenance_lines(meta),
         "",
+        "Minutes are wall-clock of one process with one torch thread; the 2-core machine was shared "
+        "with other jobs during most runs, so they are upper bounds, not speed measurements.",
+        "",
     ]
     for r in runs:
         vae = r["vae"]
         decoder = vae.get("decoder") or "rig"
+        what = (
+            f"VAE latent {vae['latent_dim']}, beta {vae['beta']}, decoder {decoder}, prior {r['prior']}"
+            if r["observation"] == "latent"
+            else f"baseline: observation {r['observation']}"
+        )
         lines += [
-            f"## {r['env']}, preset {r['preset']}, seed {r['seed']}: VAE latent {vae['latent_dim']}, "
-            f"beta {vae['beta']}, decoder {decoder}",
+            f"## {r['env']}, preset {r['preset']}, seed {r['seed']}: {what}",
             "",
             f"- run command: `{r['command']}` at commit `{r['commit']}`"
             + (" (with uncommitted changes)" if r["dirty"] else ""),
-            f"- {r['env_steps']:,} env steps, {r['minutes']:.1f} minutes wall-clock (one thread)",
+            f"- {r['env_steps']:,} env steps, {r['minutes']:.1f} minutes wall-clock (one thread)"
+            if r["final"]
+            else f"- stopped at {r['steps_done']:,} of {r['env_steps']:,} env steps after {r['minutes']:.1f} "
+            "minutes (a tuning run; no final evaluation)",
             "",
             "| env steps | success rate | final hand distance | final object distance |",
             "|---:|---:|---:|---:|",
