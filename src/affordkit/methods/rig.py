@@ -39,6 +39,7 @@ from affordkit.algos.noise import (
     noisy_action,
 )
 from affordkit.algos.td3 import TD3, TD3Config
+from affordkit.algos.td3_pixels import PixelTD3
 from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
@@ -335,9 +336,11 @@ class RIGAgent:
             k = max(1, int(cfg.goal_mix.counts(cfg.td3.batch_size)[PRIOR]))
             self.goal_renderer = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=size)
             self.goal_renderer.reset(seed=cfg.seed + 3_000_000)
-        self.td3 = TD3(
-            obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device, encoder=network
-        )
+        self.td3: TD3 | PixelTD3
+        if network is None:
+            self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
+        else:  # one conv encoder, trained by the critic, read by the actor
+            self.td3 = PixelTD3(2 * d, 2, network, cfg.td3, seed=cfg.seed, device=device)
         # "latent" and "goal_latent" hold whatever the policy sees: VAE latents, states or images
         fields = {
             "latent": FieldSpec((d,), dtype),
