@@ -15,9 +15,20 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import check_batch, check_sizes, hidden_sizes, positive_int
+from affordkit.algos.common import (
+    Implementation,
+    adam,
+    check_batch,
+    check_implementation,
+    check_sizes,
+    hidden_sizes,
+    load_optimizer,
+    positive_int,
+    same_settings,
+)
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
+from affordkit.networks.fast import linear_class
 from affordkit.networks.policies import GaussianPolicy
 from affordkit.types import Batch
 
@@ -42,6 +53,9 @@ class BCConfig:
     """Lower bound of the policy's log-std."""
     max_log_std: float = 0.0
     """Upper bound of the policy's log-std."""
+    implementation: Implementation = "fast"
+    """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
+    ``nn.Linear`` and PyTorch's default Adam (algos/common.py, docs/speed.md)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy_hidden", hidden_sizes("policy_hidden", self.policy_hidden))
@@ -55,6 +69,7 @@ class BCConfig:
             raise ConfigError(f"loss={self.loss!r}; accepted values: ['nll', 'mse']")
         if not self.min_log_std < self.max_log_std:
             raise ConfigError(f"min_log_std={self.min_log_std} must be below max_log_std={self.max_log_std}")
+        check_implementation(self.implementation)
 
 
 def bc_loss(
@@ -85,11 +100,14 @@ class BC:
         self.config = c = config if config is not None else BCConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
+        linear = linear_class(c.implementation == "fast" and self.device.type == "cpu")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.policy = GaussianPolicy(obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std)
+            self.policy = GaussianPolicy(
+                obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std, linear
+            )
         self.policy.to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        self.optimizer = adam(self.policy.parameters(), c.lr, c.implementation, c.weight_decay)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -118,7 +136,7 @@ class BC:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if BCConfig(**state["config"]) != self.config or tuple(state["sizes"]) != (
+        if not same_settings(BCConfig(**state["config"]), self.config) or tuple(state["sizes"]) != (
             self.obs_dim,
             self.action_dim,
         ):
@@ -127,5 +145,5 @@ class BC:
                 f"has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
             )
         self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer(self.optimizer, state["optimizer"])
         self.num_updates = int(state["num_updates"])

@@ -27,9 +27,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from affordkit.algos.common import soft_update, target_network, twin_q_target
+from affordkit.algos.common import (
+    Implementation,
+    adam,
+    check_implementation,
+    load_optimizer,
+    same_settings,
+    soft_update,
+    target_network,
+    twin_q_target,
+)
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
+from affordkit.networks.fast import linear_class
 from affordkit.networks.mlp import EncodedTwinQ, TwinQ, mlp
 from affordkit.types import Batch
 
@@ -57,6 +67,10 @@ class TD3Config:
     """Std of the target policy smoothing noise: 0.2 in RIG and TD3."""
     target_noise_clip: float = 0.5
     """The smoothing noise is clipped to [-c, c]: c = 0.5 in RIG and TD3."""
+    implementation: Implementation = "fast"
+    """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
+    ``nn.Linear`` and PyTorch's default Adam. Same update to float rounding, same state layout
+    (algos/common.py, docs/speed.md)."""
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden) if isinstance(self.hidden, list | tuple) else self.hidden
@@ -78,6 +92,7 @@ class TD3Config:
                 f"target_noise={self.target_noise!r} and target_noise_clip={self.target_noise_clip!r}: "
                 "expected >= 0"
             )
+        check_implementation(self.implementation)
 
 
 # ---- losses: plain functions of networks and tensors --------------------------------------------
@@ -153,23 +168,25 @@ class TD3:
         self.config = config = config if config is not None else TD3Config()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
+        fast = config.implementation == "fast" and self.device.type == "cpu"
+        linear = linear_class(fast)  # same initialisation and state either way
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if encoder is None:
-                self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh)
-                self.critic = TwinQ(obs_dim, action_dim, config.hidden)
+                self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh, linear=linear)
+                self.critic = TwinQ(obs_dim, action_dim, config.hidden, linear)
             else:
                 actor_encoder, features = encoder()
-                head = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh)
+                head = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh, linear=linear)
                 self.actor = nn.Sequential(actor_encoder, *head)
                 critic_encoder, features = encoder()
-                self.critic = EncodedTwinQ(critic_encoder, features, action_dim, config.hidden)
+                self.critic = EncodedTwinQ(critic_encoder, features, action_dim, config.hidden, linear)
             self.actor.to(self.device)
             self.critic.to(self.device)
         self.actor_target = target_network(self.actor)
         self.critic_target = target_network(self.critic)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr, config.implementation)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr, config.implementation)
         self.generator = torch.Generator(device=self.device)  # target smoothing noise only
         self.generator.manual_seed(seed)
         self.num_updates = 0  # critic steps so far; the actor steps on every policy_delay-th
@@ -235,8 +252,10 @@ class TD3:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue exactly where ``state`` was taken; refuses a state of another config or size."""
-        if TD3Config(**state["config"]) != self.config or tuple(state["sizes"]) != (
+        """Continue exactly where ``state`` was taken; refuses a state of another config or size.
+        The ``implementation`` may differ (same layout): the run then continues equal to float
+        rounding rather than bit for bit."""
+        if not same_settings(TD3Config(**state["config"]), self.config) or tuple(state["sizes"]) != (
             self.obs_dim,
             self.action_dim,
         ):
@@ -248,8 +267,8 @@ class TD3:
         self.critic.load_state_dict(state["critic"])
         self.actor_target.load_state_dict(state["actor_target"])
         self.critic_target.load_state_dict(state["critic_target"])
-        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        load_optimizer(self.actor_optimizer, state["actor_optimizer"])
+        load_optimizer(self.critic_optimizer, state["critic_optimizer"])
         self.num_updates = int(state["num_updates"])
         self.generator.set_state(state["generator"].cpu())
 
