@@ -31,6 +31,7 @@ def onednn_when_present(monkeypatch: pytest.MonkeyPatch):
     """The fast path takes the oneDNN layer whenever the op exists and is right, whatever the
     start-up timing says on a busy test machine."""
     monkeypatch.setenv(fast.ENV_VAR, "onednn")
+    monkeypatch.setattr(fast, "MIN_WORK", 0)  # these small networks and batches on oneDNN too
     fast.onednn_check.cache_clear()
     yield
     monkeypatch.undo()

@@ -16,6 +16,12 @@ from affordkit.networks.mlp import TwinQ, mlp
 needs_op = pytest.mark.skipif(fast._op() is None, reason="this torch build has no mkldnn::_linear_pointwise")
 
 
+@pytest.fixture(autouse=True)
+def every_size_on_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small test problems take the oneDNN kernel too (in use, small ones stay on F.linear)."""
+    monkeypatch.setattr(fast, "MIN_WORK", 0)
+
+
 @pytest.fixture
 def linear_choice(monkeypatch: pytest.MonkeyPatch):
     """Sets AFFORDKIT_LINEAR for one test, with a fresh start-up check before and after."""
@@ -59,6 +65,24 @@ def test_strided_input_gives_the_same_result() -> None:
     w = torch.randn(8, 24, generator=g)
     assert not x.is_contiguous()
     torch.testing.assert_close(onednn_linear(x, w), F.linear(x, w), rtol=1e-5, atol=1e-5)
+
+
+@needs_op
+def test_small_products_and_graph_free_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(
+        fast, "_matmul_nt", lambda op, a, b, bias=None: calls.append(a.shape) or F.linear(a, b, bias)
+    )
+    monkeypatch.setattr(fast, "MIN_WORK", 1000)
+    x, w = torch.randn(4, 10), torch.randn(20, 10)  # 800 multiply-adds
+    onednn_linear(x, w)
+    assert calls == []
+    x = torch.randn(5, 10)  # 1000
+    with torch.no_grad():
+        y = onednn_linear(x, w.requires_grad_(True))
+    assert calls == [(5, 10)] and not y.requires_grad  # the op alone, no autograd.Function
+    y = onednn_linear(x, w)
+    assert y.requires_grad and y.grad_fn is not None and "OneDNN" in type(y.grad_fn).__name__
 
 
 def test_other_dtypes_and_empty_batches_take_f_linear() -> None:
