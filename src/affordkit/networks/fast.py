@@ -192,7 +192,7 @@ def _speedup(rounds: int = 7, reps: int = 3) -> float:
 @functools.cache
 def onednn_check() -> OneDNNCheck:
     """Once per process: whether the fast path should use :class:`OneDNNLinear` (module docstring).
-    Takes some tens of milliseconds; the generator of the global RNG is not touched."""
+    Takes a fraction of a second; the generator of the global RNG is not touched."""
     choice = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if choice not in ("auto", "onednn", "torch"):
         raise ConfigError(f"{ENV_VAR}={choice!r}; accepted values: 'auto', 'onednn', 'torch'")
