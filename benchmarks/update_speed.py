@@ -4,9 +4,11 @@ TD3 and d3rlpy's AWAC, and the fraction of this machine's measured fp32 matmul p
 One CPU thread, one process. Every implementation samples its own minibatches from a replay of
 random transitions (observation 32, action 4) as it would in training: SB3's ``TD3.train`` from its
 replay buffer, d3rlpy's ``AWAC.update`` from ``sample_transition_batch``, affordkit from tensors by
-index. Implementations are interleaved in rounds (each runs for about ``--seconds`` per round, the
-order rotating), and every ratio is taken within one round, so a machine whose load drifts moves
-both sides of a ratio alike; the report gives the median over rounds and the range.
+index. Also: K fast TD3 learners trained together (algos/td3_seeds.py) against the same K trained
+one after another, in updates of all K per second. Implementations are interleaved in rounds
+(each runs for about ``--seconds`` per round, the order rotating), and every ratio is taken
+within one round, so a machine whose load drifts moves both sides of a ratio alike; the report
+gives the median over rounds and the range.
 
 Matmul peak: the best GFLOP/s of a 1024 x 1024 x 1024 float32 product through oneDNN
 (``mkldnn::_linear_pointwise``) and through ``torch.mm`` (MKL on x86). The fraction of the peak of
@@ -39,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from affordkit import atomic
 from affordkit.algos import AWAC, TD3, AWACConfig, TD3Config
+from affordkit.algos.td3_seeds import TD3Seeds
 from affordkit.device import set_cpu_threads
 from affordkit.networks import fast
 from affordkit.types import Batch
@@ -171,6 +174,40 @@ def d3rlpy_awac_impl(setting: Setting, data: dict[str, np.ndarray]) -> Impl:
     return Impl("d3rlpy", run)
 
 
+def seeds_impls(setting: Setting, data: dict[str, np.ndarray], k: int) -> list[Impl]:
+    """K fast TD3 learners one after another, and the same K trained together (TD3Seeds); each
+    learner samples its own minibatches. One "update" of either is an update of all K."""
+    config = TD3Config(hidden=setting.hidden)
+    singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in range(k)]
+    together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=list(range(k)))
+    replays = [TensorReplay(data, setting.batch, seed=10 + s) for s in range(k)]
+    fields = ("obs", "action", "reward", "next_obs", "done")
+
+    def sequential(n: int) -> None:
+        for single, replay in zip(singles, replays, strict=True):
+            for _ in range(n):
+                single.update(replay.sample())
+
+    def batched(n: int) -> None:
+        for _ in range(n):
+            parts = [replay.sample() for replay in replays]
+            together.update(Batch(*(torch.stack([getattr(p, f) for p in parts]) for f in fields)))
+
+    return [Impl(f"{k} seeds sequential", sequential), Impl(f"{k} seeds together", batched)]
+
+
+def measure_seeds(setting: Setting, data: dict[str, np.ndarray], k: int, rounds: int, seconds: float) -> dict:
+    rates = interleave(seeds_impls(setting, data, k), rounds, seconds)
+    seq, tog = rates[f"{k} seeds sequential"], rates[f"{k} seeds together"]
+    return {
+        "seeds": k,
+        "batch": setting.batch,
+        "hidden": list(setting.hidden),
+        "updates_of_all_seeds_per_second": {name: summary(r) for name, r in rates.items()},
+        "ratio_together_over_sequential": summary([t / q for t, q in zip(tog, seq, strict=True)]),
+    }
+
+
 # ---- measuring --------------------------------------------------------------------------------------
 
 
@@ -297,6 +334,26 @@ def markdown(payload: dict[str, Any]) -> str:
                 f"| {label} | {name} | {ratio['median']:.2f}x | {ratio['min']:.2f}-{ratio['max']:.2f}x "
                 f"| {verdict} |"
             )
+    if payload["seeds"]:
+        lines += [
+            "",
+            "K TD3 learners (fast) trained together (TD3Seeds) against the same K one after another:",
+            "",
+            "| setting | sequential (K-updates/s) | together (K-updates/s) | together / sequential | bar |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for s in payload["seeds"]:
+            k, rates, ratio = (
+                s["seeds"],
+                s["updates_of_all_seeds_per_second"],
+                s["ratio_together_over_sequential"],
+            )
+            lines.append(
+                f"| K={k} B={s['batch']} {s['hidden']} | {rates[f'{k} seeds sequential']['median']:.1f} "
+                f"| {rates[f'{k} seeds together']['median']:.1f} | {ratio['median']:.2f}x "
+                f"({ratio['min']:.2f}-{ratio['max']:.2f}) "
+                f"| >= 3x: {'met' if ratio['median'] >= 3 else 'NOT met'} |"
+            )
     lines += [
         "",
         "Bar at batch >= 256: the fast path reaches >= 60% of the measured oneDNN peak: "
@@ -319,6 +376,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="per implementation per round")
     parser.add_argument("--batches", type=int, nargs="+", default=[128, 256, 1024])
     parser.add_argument("--algos", nargs="+", default=["td3", "awac"], choices=["td3", "awac"])
+    parser.add_argument("--seeds", type=int, default=5, help="K of the seeds-together measurement; 0: none")
     parser.add_argument("--quick", action="store_true", help="1 round of 0.1 s, batch 128: a check only")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--out", default="speed", help="file name stem of the results")
@@ -343,6 +401,13 @@ def main() -> None:
         fast_rate = result["updates_per_second"]["affordkit fast"]["median"]
         ratios = ", ".join(f"{k} {v['median']:.2f}x" for k, v in result["ratios"].items())
         print(f"{setting.label}: fast {fast_rate:.1f} updates/s; {ratios}", flush=True)
+    seeds = []
+    if args.seeds > 0:
+        for batch in args.batches:
+            setting = Setting("td3", batch, (400, 300))
+            seeds.append(measure_seeds(setting, data, args.seeds, args.rounds, args.seconds))
+            ratio = seeds[-1]["ratio_together_over_sequential"]["median"]
+            print(f"{args.seeds} TD3 seeds together, batch {batch}: {ratio:.2f}x sequential", flush=True)
     payload = {
         "threads": threads,
         "rounds": args.rounds,
@@ -352,6 +417,7 @@ def main() -> None:
         "onednn_check": {"use": check.use, "reason": check.reason, "max_error": check.max_error},
         "matmul_peak_gflops": peak,
         "settings": results,
+        "seeds": seeds,
         "provenance": provenance(),
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,43 @@ def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tens
     return result
 
 
+class _StackedOneDNNLinearFunction(torch.autograd.Function):
+    """y_k = x_k W_k^T + b_k for K stacked layers, each product on oneDNN (one graph node for all)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        op = _op()
+        x = x.contiguous()
+        y = torch.stack([_matmul_nt(op, x[k], weight[k], bias[k]) for k in range(x.shape[0])])
+        ctx.save_for_backward(x, weight)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        op = _op()
+        x, weight = ctx.saved_tensors
+        g = grad.contiguous()
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.stack([_matmul_nt(op, g[k], weight[k].t()) for k in range(g.shape[0])])
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.stack([_matmul_nt(op, g[k].t().contiguous(), x[k].t()) for k in range(g.shape[0])])
+        if ctx.needs_input_grad[2]:
+            grad_b = g.sum(1)
+        return grad_x, grad_w, grad_b
+
+
+def stacked_linear(x: Tensor, weight: Tensor, bias: Tensor, onednn: bool) -> Tensor:
+    """K linear layers on their own inputs: x (K, B, in), weight (K, out, in), bias (K, out) ->
+    (K, B, out). ``onednn``: K products on oneDNN under one autograd node (float32 CPU tensors);
+    otherwise (or for other tensors) one ``baddbmm``."""
+    if onednn and _op() is not None and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32:
+        result: Tensor = _StackedOneDNNLinearFunction.apply(x, weight, bias)
+        return result
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
 class OneDNNLinear(nn.Linear):
     """``nn.Linear`` computed by :func:`onednn_linear`: the same parameters, initialisation and
     ``state_dict`` keys, so a network built with it loads a standard network's weights and back."""
