@@ -15,9 +15,8 @@ from affordkit.algos.common import adam, load_optimizer
 from affordkit.errors import ConfigError
 from affordkit.networks import fast
 from affordkit.networks.fast import OneDNNLinear
-from affordkit.types import Batch
+from tests.algos.test_awac import ACTION_DIM, OBS_DIM, make_batch
 
-OBS_DIM, ACTION_DIM = 7, 3
 CONFIGS = {
     "td3": TD3Config(hidden=(64, 48)),
     "awac": AWACConfig(policy_hidden=(64, 48), q_hidden=(64, 48)),
@@ -36,17 +35,6 @@ def onednn_when_present(monkeypatch: pytest.MonkeyPatch):
     yield
     monkeypatch.undo()
     fast.onednn_check.cache_clear()
-
-
-def make_batch(seed: int, size: int = 32) -> Batch:
-    g = torch.Generator().manual_seed(seed)
-    return Batch(
-        obs=torch.randn(size, OBS_DIM, generator=g),
-        action=torch.rand(size, ACTION_DIM, generator=g) * 2 - 1,
-        reward=-(torch.rand(size, generator=g) < 0.7).float(),
-        next_obs=torch.randn(size, OBS_DIM, generator=g),
-        done=(torch.rand(size, generator=g) < 0.2).float(),
-    )
 
 
 def make(name: str, implementation: str, seed: int = 0):

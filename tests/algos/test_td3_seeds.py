@@ -12,6 +12,7 @@ from affordkit.algos import TD3, TD3Config
 from affordkit.algos.td3_seeds import TD3Seeds
 from affordkit.errors import ConfigError
 from affordkit.types import Batch
+from tests.algos.test_fast_path import tensors
 
 OBS_DIM, ACTION_DIM = 6, 2
 CONFIG = TD3Config(hidden=(32, 24))
@@ -41,16 +42,8 @@ def stacked(parts: list[Batch]) -> Batch:
     )
 
 
-def flat(state, prefix: str = ""):
-    if isinstance(state, torch.Tensor):
-        yield prefix, state
-    elif isinstance(state, dict):
-        for key, value in state.items():
-            yield from flat(value, f"{prefix}/{key}")
-
-
 def assert_close_states(a, b) -> None:
-    fa, fb = dict(flat(a)), dict(flat(b))
+    fa, fb = dict(tensors(a)), dict(tensors(b))
     assert fa.keys() == fb.keys()
     for key in fa:
         torch.testing.assert_close(fa[key], fb[key], rtol=1e-4, atol=1e-5, msg=key)
@@ -100,7 +93,7 @@ def test_restored_learners_continue_bit_identically() -> None:
         ma, mb = a.update(stacked(batches(step))), b.update(stacked(batches(step)))
         for key in ma:
             assert torch.equal(ma[key], mb[key]), key
-    for (key, x), (_, y) in zip(flat(a.state_dict()), flat(b.state_dict()), strict=True):
+    for (key, x), (_, y) in zip(tensors(a.state_dict()), tensors(b.state_dict()), strict=True):
         assert torch.equal(x, y), key
     with pytest.raises(ConfigError):
         TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=[0, 1]).load_state_dict(a.state_dict())

@@ -15,17 +15,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from affordkit.algos.common import (
-    Implementation,
-    adam,
-    check_batch,
-    check_implementation,
-    check_sizes,
-    hidden_sizes,
-    load_optimizer,
-    positive_int,
-    same_settings,
-)
+from affordkit.algos import common
+from affordkit.algos.common import check_batch, check_sizes, hidden_sizes, positive_int
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
 from affordkit.networks.fast import linear_class
@@ -53,7 +44,7 @@ class BCConfig:
     """Lower bound of the policy's log-std."""
     max_log_std: float = 0.0
     """Upper bound of the policy's log-std."""
-    implementation: Implementation = "fast"
+    implementation: common.Implementation = "fast"
     """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
     ``nn.Linear`` and PyTorch's default Adam (algos/common.py, docs/speed.md)."""
 
@@ -69,7 +60,7 @@ class BCConfig:
             raise ConfigError(f"loss={self.loss!r}; accepted values: ['nll', 'mse']")
         if not self.min_log_std < self.max_log_std:
             raise ConfigError(f"min_log_std={self.min_log_std} must be below max_log_std={self.max_log_std}")
-        check_implementation(self.implementation)
+        common.check_implementation(self.implementation)
 
 
 def bc_loss(
@@ -107,7 +98,7 @@ class BC:
                 obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std, linear
             )
         self.policy.to(self.device)
-        self.optimizer = adam(self.policy.parameters(), c.lr, c.implementation, c.weight_decay)
+        self.optimizer = common.adam(self.policy.parameters(), c.lr, c.implementation, c.weight_decay)
         self.num_updates = 0
 
     @torch.no_grad()
@@ -136,7 +127,7 @@ class BC:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if not same_settings(BCConfig(**state["config"]), self.config) or tuple(state["sizes"]) != (
+        if not common.same_settings(BCConfig(**state["config"]), self.config) or tuple(state["sizes"]) != (
             self.obs_dim,
             self.action_dim,
         ):
@@ -145,5 +136,5 @@ class BC:
                 f"has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
             )
         self.policy.load_state_dict(state["policy"])
-        load_optimizer(self.optimizer, state["optimizer"])
+        common.load_optimizer(self.optimizer, state["optimizer"])
         self.num_updates = int(state["num_updates"])

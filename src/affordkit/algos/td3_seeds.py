@@ -18,7 +18,7 @@ Minibatches come stacked, one per learner: ``Batch`` fields of shape (K, B, ...)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -31,6 +31,7 @@ from affordkit.errors import ConfigError
 from affordkit.networks.fast import OneDNNLinear, stacked_linear
 from affordkit.types import Batch
 
+NETWORKS = ("actor", "critic", "actor_target", "critic_target")
 Stack = dict[str, Any]  # parameter name (as in the single network's state_dict) -> (K, ...) tensor
 
 
@@ -173,33 +174,24 @@ class TD3Seeds:
         def one(stack: Stack) -> dict[str, Tensor]:
             return {name: value.detach()[k].clone() for name, value in stack.items()}
 
-        return {
-            "config": asdict(self.config),
-            "sizes": (self.obs_dim, self.action_dim),
-            "actor": one(self.actor),
-            "critic": one(self.critic),
-            "actor_target": one(self.actor_target),
-            "critic_target": one(self.critic_target),
-            "actor_optimizer": _one_optimizer(self.actor_optimizer, k),
-            "critic_optimizer": _one_optimizer(self.critic_optimizer, k),
-            "num_updates": self.num_updates,
-            "generator": self.generators[k].get_state(),
-        }
+        state = self._state(one, lambda optimizer: _one_optimizer(optimizer, k))
+        return {**state, "generator": self.generators[k].get_state()}
 
     def state_dict(self) -> dict[str, Any]:
         """Every learner's state, stacked (tensors shared with the learner: copy before updating)."""
+        state = self._state(dict, lambda optimizer: optimizer.state_dict())
+        return {**state, "seeds": list(self.seeds), "generators": [g.get_state() for g in self.generators]}
+
+    def _state(
+        self, params: Callable[[Stack], dict[str, Tensor]], optimizer: Callable[[torch.optim.Optimizer], Any]
+    ) -> dict[str, Any]:
         return {
             "config": asdict(self.config),
             "sizes": (self.obs_dim, self.action_dim),
-            "seeds": list(self.seeds),
-            "actor": dict(self.actor),
-            "critic": dict(self.critic),
-            "actor_target": dict(self.actor_target),
-            "critic_target": dict(self.critic_target),
-            "actor_optimizer": self.actor_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
+            **{name: params(getattr(self, name)) for name in NETWORKS},
+            "actor_optimizer": optimizer(self.actor_optimizer),
+            "critic_optimizer": optimizer(self.critic_optimizer),
             "num_updates": self.num_updates,
-            "generators": [g.get_state() for g in self.generators],
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -215,7 +207,7 @@ class TD3Seeds:
                 f"{(self.obs_dim, self.action_dim)} and {self.seeds}"
             )
         with torch.no_grad():
-            for name in ("actor", "critic", "actor_target", "critic_target"):
+            for name in NETWORKS:
                 for key, value in getattr(self, name).items():
                     value.copy_(state[name][key])
         load_optimizer(self.actor_optimizer, state["actor_optimizer"])
