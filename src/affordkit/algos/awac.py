@@ -34,10 +34,19 @@ import torch
 from torch import Tensor
 
 from affordkit.algos import common
-from affordkit.algos.common import hidden_sizes, positive_int, soft_update, target_network
+from affordkit.algos.common import (
+    Implementation,
+    adam,
+    check_implementation,
+    hidden_sizes,
+    positive_int,
+    soft_update,
+    target_network,
+)
 from affordkit.algos.common import twin_q_target as bootstrap
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
+from affordkit.networks.fast import linear_class
 from affordkit.networks.mlp import TwinQ
 from affordkit.networks.policies import GaussianPolicy
 from affordkit.types import Batch
@@ -90,6 +99,9 @@ class AWACConfig:
     """Lower bound of the policy's log-std: -6."""
     max_log_std: float = 0.0
     """Upper bound of the policy's log-std: 0."""
+    implementation: Implementation = "fast"
+    """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
+    ``nn.Linear`` and PyTorch's default Adam (algos/common.py, docs/speed.md)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy_hidden", hidden_sizes("policy_hidden", self.policy_hidden))
@@ -115,6 +127,7 @@ class AWACConfig:
             raise ConfigError(f"policy_weight_decay={self.policy_weight_decay!r}: expected >= 0")
         if not self.min_log_std < self.max_log_std:
             raise ConfigError(f"min_log_std={self.min_log_std} must be below max_log_std={self.max_log_std}")
+        check_implementation(self.implementation)
 
 
 # ---- losses: plain functions of networks and tensors --------------------------------------------
@@ -200,16 +213,19 @@ class AWAC:
         self.config = c = config if config is not None else AWACConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
+        linear = linear_class(c.implementation == "fast" and self.device.type == "cpu")
         with common.seeded_init(seed):
-            self.policy = GaussianPolicy(obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std)
-            self.critic = TwinQ(obs_dim, action_dim, c.q_hidden)
+            self.policy = GaussianPolicy(
+                obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std, linear
+            )
+            self.critic = TwinQ(obs_dim, action_dim, c.q_hidden, linear)
         self.policy.to(self.device)
         self.critic.to(self.device)
         self.critic_target = target_network(self.critic)
-        self.policy_optimizer = torch.optim.Adam(
-            self.policy.parameters(), lr=c.actor_lr, weight_decay=c.policy_weight_decay
+        self.policy_optimizer = adam(
+            self.policy.parameters(), c.actor_lr, c.implementation, c.policy_weight_decay
         )
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=c.critic_lr)
+        self.critic_optimizer = adam(self.critic.parameters(), c.critic_lr, c.implementation)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self.num_updates = 0

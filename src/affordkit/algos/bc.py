@@ -19,6 +19,7 @@ from affordkit.algos import common
 from affordkit.algos.common import hidden_sizes, positive_int
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
+from affordkit.networks.fast import linear_class
 from affordkit.networks.policies import GaussianPolicy
 from affordkit.types import Batch
 
@@ -46,6 +47,9 @@ class BCConfig:
     """Lower bound of the policy's log-std."""
     max_log_std: float = 0.0
     """Upper bound of the policy's log-std."""
+    implementation: common.Implementation = "fast"
+    """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
+    ``nn.Linear`` and PyTorch's default Adam (algos/common.py, docs/speed.md)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy_hidden", hidden_sizes("policy_hidden", self.policy_hidden))
@@ -59,6 +63,7 @@ class BCConfig:
             raise ConfigError(f"loss={self.loss!r}; accepted values: ['nll', 'mse']")
         if not self.min_log_std < self.max_log_std:
             raise ConfigError(f"min_log_std={self.min_log_std} must be below max_log_std={self.max_log_std}")
+        common.check_implementation(self.implementation)
 
 
 def bc_loss(
@@ -89,10 +94,13 @@ class BC:
         self.config = c = config if config is not None else BCConfig()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
+        linear = linear_class(c.implementation == "fast" and self.device.type == "cpu")
         with common.seeded_init(seed):
-            self.policy = GaussianPolicy(obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std)
+            self.policy = GaussianPolicy(
+                obs_dim, action_dim, c.policy_hidden, c.min_log_std, c.max_log_std, linear
+            )
         self.policy.to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        self.optimizer = common.adam(self.policy.parameters(), c.lr, c.implementation, c.weight_decay)
         self.num_updates = 0
 
     @torch.no_grad()

@@ -9,10 +9,11 @@ all but the target networks and the bootstrap.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -21,6 +22,14 @@ from affordkit.errors import ConfigError
 from affordkit.types import Batch
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
+ConfigT = TypeVar("ConfigT")
+
+Implementation = Literal["fast", "reference"]
+"""How a learner runs its update (docs/speed.md). ``fast``: MLPs on the oneDNN Linear where the
+start-up check passes (networks/fast.py) and fused Adam; ``reference``: ``nn.Linear`` and PyTorch's
+default Adam. The two compute the same update to float rounding and share their ``state_dict``
+layout, so a checkpoint of either loads into the other."""
+IMPLEMENTATIONS = ("fast", "reference")
 
 
 @runtime_checkable
@@ -172,13 +181,60 @@ def load_learner_state(
     """Continue exactly where a :func:`learner_state` of ``learner`` was taken. Refuses
     (ConfigError) a state of another config or other sizes."""
     config, sizes = learner.config, (learner.obs_dim, learner.action_dim)
-    if type(config)(**state["config"]) != config or tuple(state["sizes"]) != sizes:
+    if not same_settings(type(config)(**state["config"]), config) or tuple(state["sizes"]) != sizes:
         raise ConfigError(
             f"{type(learner).__name__} state of config {state['config']} and sizes "
             f"{tuple(state['sizes'])}; this learner has {asdict(config)} and {sizes}"
         )
     for name in parts:
-        getattr(learner, name).load_state_dict(state[name])
+        part = getattr(learner, name)
+        if isinstance(part, torch.optim.Optimizer):  # keeps the learner's own kernel choice
+            load_optimizer(part, state[name])
+        else:
+            part.load_state_dict(state[name])
     learner.num_updates = int(state["num_updates"])
     if generator is not None:
         generator.set_state(state["generator"].cpu())
+
+
+def check_implementation(value: object) -> None:
+    """A config's ``implementation`` field: one of :data:`IMPLEMENTATIONS`."""
+    if value not in IMPLEMENTATIONS:
+        raise ConfigError(f"implementation={value!r}; accepted values: {list(IMPLEMENTATIONS)}")
+
+
+def same_settings(saved: ConfigT, current: ConfigT) -> bool:
+    """Whether two learner configs describe the same learner, ``implementation`` aside: the fast and
+    the reference update share their state layout, so a checkpoint moves between them."""
+    if not dataclasses.is_dataclass(saved) or not dataclasses.is_dataclass(current):
+        return saved == current
+    fields = {f.name for f in dataclasses.fields(saved)} - {"implementation"}
+    return all(getattr(saved, name) == getattr(current, name) for name in fields)
+
+
+def adam(
+    params: Iterable[nn.Parameter], lr: float, implementation: Implementation, weight_decay: float = 0.0
+) -> torch.optim.Adam:
+    """Adam as a learner's ``implementation`` runs it: ``fast`` uses the fused kernel (one pass over
+    all parameters, where the default steps tensor by tensor on CPU) when every parameter is a
+    float32 tensor on a CPU or CUDA device; ``reference`` is PyTorch's default."""
+    params = list(params)
+    fused = implementation == "fast" and all(
+        p.dtype == torch.float32 and p.device.type in ("cpu", "cuda") for p in params
+    )
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True if fused else None)
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
+    """``optimizer.load_state_dict(state)``, keeping the optimizer's own kernel choice: loading
+    replaces the param-group options with the saved ones, ``fused`` and ``foreach`` included, which
+    would hand a reference optimizer a fast checkpoint's kernel (and back)."""
+    kernels = [{k: group.get(k) for k in ("fused", "foreach")} for group in optimizer.param_groups]
+    optimizer.load_state_dict(dict(state))
+    for group, own in zip(optimizer.param_groups, kernels, strict=True):
+        group.update(own)
+        if own["fused"]:  # the fused kernel keeps its step counts beside the parameters
+            for p in group["params"]:
+                step = optimizer.state.get(p, {}).get("step")
+                if isinstance(step, Tensor):
+                    optimizer.state[p]["step"] = step.to(device=p.device, dtype=torch.float32)

@@ -20,7 +20,7 @@ which ``state_dict`` carries along with networks, targets, optimisers and the up
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,20 @@ import torch
 from torch import Tensor, nn
 
 from affordkit.algos import common
-from affordkit.algos.common import hidden_sizes, positive_int, soft_update, target_network, twin_q_target
+from affordkit.algos.common import (
+    Implementation,
+    adam,
+    check_implementation,
+    hidden_sizes,
+    positive_int,
+    soft_update,
+    target_network,
+    twin_q_target,
+)
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
-from affordkit.networks.mlp import EncodedTwinQ, TwinQ, mlp
+from affordkit.networks.fast import linear_class
+from affordkit.networks.mlp import TwinQ, mlp
 from affordkit.types import Batch
 
 STATE_PARTS = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
@@ -61,6 +71,10 @@ class TD3Config:
     """Std of the target policy smoothing noise: 0.2 in RIG and TD3."""
     target_noise_clip: float = 0.5
     """The smoothing noise is clipped to [-c, c]: c = 0.5 in RIG and TD3."""
+    implementation: Implementation = "fast"
+    """``fast``: oneDNN Linear layers where the start-up check passes and fused Adam; ``reference``:
+    ``nn.Linear`` and PyTorch's default Adam. Same update to float rounding, same state layout
+    (algos/common.py, docs/speed.md)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", hidden_sizes("hidden", self.hidden))
@@ -79,6 +93,7 @@ class TD3Config:
                 f"target_noise={self.target_noise!r} and target_noise_clip={self.target_noise_clip!r}: "
                 "expected >= 0"
             )
+        check_implementation(self.implementation)
 
 
 # ---- losses: plain functions of networks and tensors --------------------------------------------
@@ -142,31 +157,22 @@ class TD3:
         *,
         seed: int,
         device: torch.device | str = "cpu",
-        encoder: Callable[[], tuple[nn.Module, int]] | None = None,
     ) -> None:
-        """``encoder``, when given, makes a fresh (module, feature size) pair; the actor and the
-        critic then each get their own, in front of their MLPs, trained end to end by their own
-        losses (the pixel-space baseline). Without it the networks read ``obs`` directly."""
         common.check_sizes(obs_dim, action_dim, seed)
         self.config = config = config if config is not None else TD3Config()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
+        fast = config.implementation == "fast" and self.device.type == "cpu"
+        linear = linear_class(fast)  # same initialisation and state either way
         with common.seeded_init(seed):
-            if encoder is None:
-                self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh)
-                self.critic = TwinQ(obs_dim, action_dim, config.hidden)
-            else:
-                actor_encoder, features = encoder()
-                head = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh)
-                self.actor = nn.Sequential(actor_encoder, *head)
-                critic_encoder, features = encoder()
-                self.critic = EncodedTwinQ(critic_encoder, features, action_dim, config.hidden)
+            self.actor = mlp(obs_dim, config.hidden, action_dim, output_activation=nn.Tanh, linear=linear)
+            self.critic = TwinQ(obs_dim, action_dim, config.hidden, linear)
             self.actor.to(self.device)
             self.critic.to(self.device)
         self.actor_target = target_network(self.actor)
         self.critic_target = target_network(self.critic)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr, config.implementation)
+        self.critic_optimizer = adam(self.critic.parameters(), config.critic_lr, config.implementation)
         self.generator = torch.Generator(device=self.device)  # target smoothing noise only
         self.generator.manual_seed(seed)
         self.num_updates = 0  # critic steps so far; the actor steps on every policy_delay-th
@@ -220,5 +226,7 @@ class TD3:
         return common.learner_state(self, STATE_PARTS, self.generator)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Continue exactly where ``state`` was taken; refuses a state of another config or size."""
+        """Continue exactly where ``state`` was taken; refuses a state of another config or size.
+        The ``implementation`` may differ (same layout): the run then continues equal to float
+        rounding rather than bit for bit."""
         common.load_learner_state(self, state, STATE_PARTS, self.generator)

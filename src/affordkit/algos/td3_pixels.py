@@ -26,10 +26,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from affordkit.algos.common import soft_update, target_network
+from affordkit.algos.common import (
+    adam,
+    load_optimizer,
+    same_settings,
+    seeded_init,
+    soft_update,
+    target_network,
+)
 from affordkit.algos.td3 import TD3Config, actor_loss, critic_loss, target_policy_noise, td_target
 from affordkit.device import resolve_device
 from affordkit.errors import ConfigError
+from affordkit.networks.fast import linear_class
 from affordkit.networks.mlp import TwinQ, mlp
 from affordkit.types import Batch
 
@@ -60,18 +68,20 @@ class PixelTD3:
         self.config = config = config if config is not None else TD3Config()
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.device = resolve_device(device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        # the MLP heads take the fast Linear where the learner's implementation does (algos/td3.py)
+        linear = linear_class(config.implementation == "fast" and self.device.type == "cpu")
+        with seeded_init(seed):
             module, features = encoder()
             self.encoder = module.to(self.device)
-            self.actor = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh).to(self.device)
-            self.critic = TwinQ(features, action_dim, config.hidden).to(self.device)
+            head = mlp(features, config.hidden, action_dim, output_activation=nn.Tanh, linear=linear)
+            self.actor = head.to(self.device)
+            self.critic = TwinQ(features, action_dim, config.hidden, linear).to(self.device)
         self.encoder_target = target_network(self.encoder)
         self.actor_target = target_network(self.actor)
         self.critic_target = target_network(self.critic)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
+        self.actor_optimizer = adam(self.actor.parameters(), config.actor_lr, config.implementation)
         critic_parameters = [*self.critic.parameters(), *self.encoder.parameters()]
-        self.critic_optimizer = torch.optim.Adam(critic_parameters, lr=config.critic_lr)
+        self.critic_optimizer = adam(critic_parameters, config.critic_lr, config.implementation)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self.num_updates = 0
@@ -133,7 +143,7 @@ class PixelTD3:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if TD3Config(**state["config"]) != self.config or tuple(state["sizes"]) != (
+        if not same_settings(TD3Config(**state["config"]), self.config) or tuple(state["sizes"]) != (
             self.obs_dim,
             self.action_dim,
         ):
@@ -142,6 +152,10 @@ class PixelTD3:
                 f"learner has {asdict(self.config)} and {(self.obs_dim, self.action_dim)}"
             )
         for name in PARTS:
-            getattr(self, name).load_state_dict(state[name])
+            part = getattr(self, name)
+            if isinstance(part, torch.optim.Optimizer):
+                load_optimizer(part, state[name])
+            else:
+                part.load_state_dict(state[name])
         self.num_updates = int(state["num_updates"])
         self.generator.set_state(state["generator"].cpu())

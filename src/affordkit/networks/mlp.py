@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from affordkit.errors import ConfigError
 
 Activation = Callable[[], nn.Module]  # a module class such as nn.ReLU, or any factory of modules
+LinearFactory = Callable[[int, int], nn.Linear]  # nn.Linear, or networks/fast.OneDNNLinear
 
 
 def mlp(
@@ -24,9 +25,12 @@ def mlp(
     out_dim: int,
     activation: Activation = nn.ReLU,
     output_activation: Activation | None = None,
+    linear: LinearFactory = nn.Linear,
 ) -> nn.Sequential:
     """Linear layers of sizes ``in_dim -> *hidden -> out_dim``, ``activation`` after every hidden
-    layer and ``output_activation`` (if any) after the last. ``hidden=()`` gives one linear layer."""
+    layer and ``output_activation`` (if any) after the last. ``hidden=()`` gives one linear layer.
+    ``linear`` makes the layers: any ``nn.Linear`` subclass keeps the initialisation and the
+    ``state_dict`` keys (networks/fast.py)."""
     for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
         if not _positive_int(value):
             raise ConfigError(f"{name}={value!r}: expected a positive integer")
@@ -35,9 +39,9 @@ def mlp(
     layers: list[nn.Module] = []
     width = in_dim
     for size in hidden:
-        layers += [nn.Linear(width, size), activation()]
+        layers += [linear(width, size), activation()]
         width = size
-    layers.append(nn.Linear(width, out_dim))
+    layers.append(linear(width, out_dim))
     if output_activation is not None:
         layers.append(output_activation())
     return nn.Sequential(*layers)
@@ -51,12 +55,14 @@ class TwinQ(nn.Module):
     nothing but their input.
     """
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
+    def __init__(
+        self, obs_dim: int, action_dim: int, hidden: Sequence[int], linear: LinearFactory = nn.Linear
+    ) -> None:
         super().__init__()
         self.obs_dim = obs_dim
         self.action_dim = action_dim
-        self.q1 = mlp(obs_dim + action_dim, hidden, 1)
-        self.q2 = mlp(obs_dim + action_dim, hidden, 1)
+        self.q1 = mlp(obs_dim + action_dim, hidden, 1, linear=linear)
+        self.q2 = mlp(obs_dim + action_dim, hidden, 1, linear=linear)
 
     def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         x = torch.cat([obs, action], dim=-1)  # (B, obs_dim + action_dim)
@@ -65,21 +71,6 @@ class TwinQ(nn.Module):
     def q1_value(self, obs: Tensor, action: Tensor) -> Tensor:
         """Q_1 alone (B,): TD3's actor ascends Q_1 only, which saves the second network's pass."""
         return self.q1(torch.cat([obs, action], dim=-1)).squeeze(-1)
-
-
-class EncodedTwinQ(TwinQ):
-    """:class:`TwinQ` on ``encoder(obs)``: one encoder shared by both Q heads and trained by their
-    loss (the pixel-space baseline's conv encoder)."""
-
-    def __init__(self, encoder: nn.Module, feature_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
-        super().__init__(feature_dim, action_dim, hidden)
-        self.encoder = encoder
-
-    def forward(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        return super().forward(self.encoder(obs), action)
-
-    def q1_value(self, obs: Tensor, action: Tensor) -> Tensor:
-        return super().q1_value(self.encoder(obs), action)
 
 
 def _positive_int(value: object) -> bool:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from affordkit.errors import ConfigError
-from affordkit.networks.mlp import mlp
+from affordkit.networks.mlp import LinearFactory, mlp
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -31,13 +31,14 @@ class GaussianPolicy(nn.Module):
         hidden: Sequence[int],
         min_log_std: float = -6.0,
         max_log_std: float = 0.0,
+        linear: LinearFactory = nn.Linear,
     ) -> None:
         super().__init__()
         if not min_log_std < max_log_std:
             raise ConfigError(f"min_log_std={min_log_std} must be below max_log_std={max_log_std}")
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.min_log_std, self.max_log_std = float(min_log_std), float(max_log_std)
-        self.mean_net = mlp(obs_dim, hidden, action_dim, output_activation=nn.Tanh)
+        self.mean_net = mlp(obs_dim, hidden, action_dim, output_activation=nn.Tanh, linear=linear)
         # theta = 0 starts at the middle of the range: log sigma = -3 with the defaults
         self.log_std_logits = nn.Parameter(torch.zeros(action_dim))
 

@@ -1,0 +1,138 @@
+"""Env steps per second of RIG's training loop (phase 4: rollouts on every table, VAE encoding,
+relabelled minibatches, TD3 updates at ``updates_per_step``) with TD3's fast and reference update,
+on one CPU thread.
+
+The loop is the one ``affordkit rig`` runs (methods/rig.py ``run_episode_batch``), at the default
+preset's settings (Push at 48x48, 8 tables, 4 gradient steps per env step, batch 128, [400, 300]),
+after the uniform warm-up. The VAE is untrained (its speed does not depend on its weights) and the
+prior is fitted to a few hundred of its encodings, so the measurement starts in seconds. The two
+implementations are interleaved in rounds of whole episode batches and the ratio is taken within
+each round.
+
+    OMP_NUM_THREADS=1 python benchmarks/end_to_end.py       # writes results/end_to_end.{md,json}
+    python benchmarks/end_to_end.py --quick --results-dir /tmp/speed
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from affordkit import atomic
+from affordkit.device import set_cpu_threads
+from affordkit.generative.vae import BetaVAE
+from affordkit.methods import rig
+from affordkit.networks import fast
+
+try:
+    from benchmarks._common import RESULTS, provenance, provenance_lines
+except ImportError:  # run as a script from benchmarks/
+    from _common import RESULTS, provenance, provenance_lines  # type: ignore[no-redef]
+
+IMPLEMENTATIONS = ("fast", "reference")
+
+
+def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
+    """One agent per implementation, same seed, same VAE and prior, filled past the warm-up."""
+    device = torch.device("cpu")
+    images = rig.collect_vae_data(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        vae = BetaVAE(cfg.vae).to(device)
+    vae.eval()
+    prior = rig.make_prior(cfg, vae, images)
+    agents = {}
+    for implementation in IMPLEMENTATIONS:
+        td3 = dataclasses.replace(cfg.td3, implementation=implementation)
+        agent = rig.RIGAgent(dataclasses.replace(cfg, td3=td3), vae, prior, images, device)
+        while agent.counters.env_steps < cfg.warmup_steps:
+            rig.run_episode_batch(agent)
+        rig.run_episode_batch(agent)  # one batch with updates, as a warm-up of the update path
+        agents[implementation] = agent
+    return agents
+
+
+def episode_rate(agent: rig.RIGAgent, batches: int) -> float:
+    steps = agent.counters.env_steps
+    start = time.perf_counter()
+    for _ in range(batches):
+        rig.run_episode_batch(agent)
+    return (agent.counters.env_steps - steps) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=2, help="episode batches per implementation per round")
+    parser.add_argument("--quick", action="store_true", help="1 round, 1 batch, small settings: a check")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--out", default="end_to_end")
+    args = parser.parse_args()
+    cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device="cpu")
+    if args.quick:
+        args.rounds, args.batches = 1, 1
+        cfg = dataclasses.replace(
+            cfg, vae_images=128, warmup_steps=200, num_envs=2, updates_per_step=1.0,
+            td3=dataclasses.replace(cfg.td3, batch_size=32),
+        )  # fmt: skip
+    threads = set_cpu_threads("one")
+    check = fast.onednn_check()
+    agents = make_agents(cfg)
+    rates: dict[str, list[float]] = {name: [] for name in agents}
+    names = list(agents)
+    for r in range(args.rounds):
+        for name in names[r % 2 :] + names[: r % 2]:
+            rates[name].append(episode_rate(agents[name], args.batches))
+        print(
+            f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} env steps/s" for k, v in rates.items()), flush=True
+        )
+    ratios = [f / ref for f, ref in zip(rates["fast"], rates["reference"], strict=True)]
+    payload: dict[str, Any] = {
+        "threads": threads,
+        "onednn_check": {"use": check.use, "reason": check.reason},
+        "settings": {
+            "env": cfg.env,
+            "image_size": cfg.image_size,
+            "num_envs": cfg.num_envs,
+            "updates_per_step": cfg.updates_per_step,
+            "td3": dataclasses.asdict(cfg.td3),
+            "rounds": args.rounds,
+            "episode_batches_per_round": args.batches,
+        },  # fmt: skip
+        "env_steps_per_second": {k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()},
+        "ratio_fast_over_reference": {"median": statistics.median(ratios), "rounds": ratios},
+        "provenance": provenance(),
+    }
+    lines = [
+        "# RIG training loop: env steps per second, TD3 fast against reference",
+        "",
+        *provenance_lines(payload["provenance"]),
+        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
+        f"updates per env step, TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}",
+        "",
+        "| implementation | env steps/s (median of rounds) |",
+        "|---|---:|",
+        *(f"| {k} | {statistics.median(v):.1f} |" for k, v in rates.items()),
+        "",
+        f"Fast over reference, per round: median {statistics.median(ratios):.2f}x "
+        f"(range {min(ratios):.2f}-{max(ratios):.2f}x).",
+        "",
+    ]
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.results_dir / f"{args.out}.json", json.dumps(payload, indent=2) + "\n")
+    atomic.write_text(args.results_dir / f"{args.out}.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""K TD3 learners trained together equal K separate TD3 learners on the same minibatches, and each
+one can be taken out and continued alone."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from affordkit.algos import TD3, TD3Config
+from affordkit.algos.td3_seeds import TD3Seeds
+from affordkit.errors import ConfigError
+from affordkit.types import Batch
+from tests.algos.test_fast_path import tensors
+
+OBS_DIM, ACTION_DIM = 6, 2
+CONFIG = TD3Config(hidden=(32, 24))
+SEEDS = [3, 0, 11]
+
+
+def batches(seed: int, k: int = len(SEEDS), size: int = 16) -> list[Batch]:
+    g = torch.Generator().manual_seed(seed)
+    return [
+        Batch(
+            obs=torch.randn(size, OBS_DIM, generator=g),
+            action=torch.rand(size, ACTION_DIM, generator=g) * 2 - 1,
+            reward=torch.randn(size, generator=g),
+            next_obs=torch.randn(size, OBS_DIM, generator=g),
+            done=(torch.rand(size, generator=g) < 0.2).float(),
+        )
+        for _ in range(k)
+    ]
+
+
+def stacked(parts: list[Batch]) -> Batch:
+    return Batch(
+        *(
+            torch.stack([getattr(b, f) for b in parts])
+            for f in ("obs", "action", "reward", "next_obs", "done")
+        )
+    )
+
+
+def assert_close_states(a, b) -> None:
+    fa, fb = dict(tensors(a)), dict(tensors(b))
+    assert fa.keys() == fb.keys()
+    for key in fa:
+        torch.testing.assert_close(fa[key], fb[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("implementation", ["reference", "fast"])
+def test_k_learners_together_equal_k_separate_runs(implementation: str) -> None:
+    config = TD3Config(hidden=(32, 24), implementation=implementation)  # type: ignore[arg-type]
+    singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in SEEDS]
+    together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=SEEDS)
+    for k, single in enumerate(singles):  # the same initial weights as the separate runs
+        assert_close_states(together.learner_state_dict(k)["actor"], single.state_dict()["actor"])
+    for step in range(5):  # two actor steps and target updates among them
+        parts = batches(step)
+        metrics = together.update(stacked(parts))
+        for k, (single, part) in enumerate(zip(singles, parts, strict=True)):
+            own = single.update(part)
+            assert own.keys() == metrics.keys()
+            for key, value in own.items():
+                torch.testing.assert_close(metrics[key][k], value, rtol=1e-4, atol=1e-5, msg=key)
+    obs = torch.randn(len(SEEDS), 5, OBS_DIM)
+    for k, single in enumerate(singles):
+        assert_close_states(together.learner_state_dict(k), single.state_dict())
+        torch.testing.assert_close(together.act(obs)[k], single.act(obs[k]), rtol=1e-4, atol=1e-5)
+
+
+def test_a_learner_taken_out_continues_alone() -> None:
+    together = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+    for step in range(3):
+        together.update(stacked(batches(step)))
+    alone = TD3(OBS_DIM, ACTION_DIM, CONFIG, seed=SEEDS[1])
+    alone.load_state_dict(together.learner_state_dict(1))
+    parts = batches(10)
+    metrics = together.update(stacked(parts))
+    own = alone.update(parts[1])
+    torch.testing.assert_close(metrics["critic/loss"][1], own["critic/loss"], rtol=1e-4, atol=1e-5)
+    assert_close_states(together.learner_state_dict(1), alone.state_dict())
+
+
+def test_restored_learners_continue_bit_identically() -> None:
+    a = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+    for step in range(3):
+        a.update(stacked(batches(step)))
+    b = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+    b.load_state_dict(copy.deepcopy(a.state_dict()))
+    for step in range(3, 6):
+        ma, mb = a.update(stacked(batches(step))), b.update(stacked(batches(step)))
+        for key in ma:
+            assert torch.equal(ma[key], mb[key]), key
+    for (key, x), (_, y) in zip(tensors(a.state_dict()), tensors(b.state_dict()), strict=True):
+        assert torch.equal(x, y), key
+    with pytest.raises(ConfigError):
+        TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=[0, 1]).load_state_dict(a.state_dict())
+
+
+def test_bad_seeds_and_shapes_are_refused() -> None:
+    for seeds in ([], [1, 1]):
+        with pytest.raises(ConfigError):
+            TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=seeds)
+    together = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+    with pytest.raises(ConfigError):
+        together.update(stacked(batches(0, k=2)))
+    with pytest.raises(ConfigError):
+        together.update(batches(0)[0])
+    with pytest.raises(ConfigError):
+        together.act(torch.randn(5, OBS_DIM))
