@@ -129,3 +129,20 @@ def test_bad_input_raises_typed_errors() -> None:
     with pytest.raises(InvalidStateError, match=r"shape \(M, 4\)"):
         env.render_goal(np.zeros(3))
     env.close()
+
+
+@needs_sim
+def test_exit_with_open_envs_prints_no_gl_errors() -> None:
+    # A finaliser made before MuJoCo's first context (as tqdm, tempfile and others do) once put
+    # the renderers' exit hook behind MuJoCo's EGL teardown: every open env printed an EGLError.
+    code = (
+        "import weakref, tempfile; weakref.finalize(tempfile, lambda: None)\n"
+        "from affordkit.envs import make_vector_env\n"
+        "env = make_vector_env('sawyer-reach', 2, autoreset_mode='disabled')\n"
+        "env.reset(seed=0)\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert "Exception ignored" not in done.stderr and "EGLError" not in done.stderr, done.stderr

@@ -13,6 +13,7 @@ push: 13 frames/s with them, about 145 without), for nothing a 48x48 image can s
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import os
@@ -91,6 +92,27 @@ def select_gl_backend() -> str | None:
     return chosen
 
 
+_LIVE: weakref.WeakSet[SceneRenderer] = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def _close_all() -> None:
+    for renderer in list(_LIVE):
+        renderer.close()
+
+
+def _close_at_exit(renderer: SceneRenderer) -> None:
+    """Close ``renderer`` at interpreter exit if nothing closed it before. MuJoCo terminates its EGL
+    display in an ``atexit`` hook registered when its first context is made; ``atexit`` runs hooks
+    last-registered first, so a hook registered after that context runs while the display is still
+    up. ``weakref.finalize``'s own exit hook may be older (any library that used it first) and then
+    runs too late: every context left open printed an EGLError at exit."""
+    _LIVE.add(renderer)
+    if not _EXIT_HOOK:
+        atexit.register(_close_all)
+        _EXIT_HOOK.append(True)
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """A free camera aimed at ``lookat`` (metres) from ``distance`` at ``azimuth`` / ``elevation``
@@ -139,9 +161,9 @@ class SceneRenderer:
         self._option = mujoco.MjvOption()
         self._option.sitegroup[:] = 0  # goal markers and effector sites are not part of the scene
         self.size = size
-        # freed on close(), on garbage collection, or at exit while the GL library is still loaded
-        # (MuJoCo's own finaliser would run too late and print EGL errors)
+        # freed on close(), on garbage collection, or at exit while the GL display is still up
         self._close = weakref.finalize(self, self._renderer.close)
+        _close_at_exit(self)
 
     def render(self, data: Any) -> np.ndarray:
         """The image (H, W, 3) uint8 of ``data`` (kinematics must be current: call mj_forward)."""
