@@ -209,7 +209,8 @@ def main() -> None:
         ref = median.get(f"MuJoCo reference {size}")
         if ref:
             for name, value in median.items():
-                if name.endswith(f" {size}") and not name.startswith("MuJoCo"):
+                tabletop = not name.startswith("MuJoCo") and name.split()[0] not in ARM_ENVS
+                if name.endswith(f" {size}") and tabletop:  # the arms are other scenes: no ratio
                     ratios[name] = value / ref
     meta = provenance()
     meta["mujoco_gl"] = os.environ.get("MUJOCO_GL")
