@@ -275,3 +275,20 @@ def test_gaussian_policy_log_prob_and_samples() -> None:
     inside = (policy.mean(obs).abs() < 0.6).all(-1)  # away from the clip
     assert residual[inside].std(0)[0] == pytest.approx(math.exp(-1.0), rel=0.1)
     assert residual[inside].std(0)[1] == pytest.approx(math.exp(-4.0), rel=0.1)
+
+
+def test_weight_effective_sample_size_by_hand() -> None:
+    awac = AWAC(OBS_DIM, ACTION_DIM, SMALL, seed=0)
+    batch = make_batch(4)
+    n = batch.obs.shape[0]
+    equal = torch.ones(n)
+    _, m = actor_loss(awac.policy, batch.obs, batch.action, equal)
+    torch.testing.assert_close(m["actor/weight_ess"], torch.tensor(1.0))
+    one = torch.zeros(n)
+    one[2] = float(n)  # one transition carries the whole batch
+    _, m = actor_loss(awac.policy, batch.obs, batch.action, one)
+    torch.testing.assert_close(m["actor/weight_ess"], torch.tensor(1.0 / n))
+    half = torch.tensor([2.0, 0.0] * (n // 2) + [2.0] * (n % 2))  # half the batch, equal weights
+    _, m = actor_loss(awac.policy, batch.obs, batch.action, half)
+    k = int((half > 0).sum())
+    torch.testing.assert_close(m["actor/weight_ess"], torch.tensor(k / n))

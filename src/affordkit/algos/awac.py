@@ -190,6 +190,9 @@ def actor_loss(
         "actor/loss": loss.detach(),
         "actor/log_prob": log_prob.detach().mean(),
         "actor/weight_max": weights.max(),
+        # effective sample size of the weights as a fraction of the batch, (sum w)^2 / (B sum w^2):
+        # 1 when all weights are equal, 1/B when one transition carries the whole batch
+        "actor/weight_ess": weights.sum().square() / (weights.numel() * weights.square().sum()),
         "actor/std": policy.log_std().detach().exp().mean(),
     }
 
