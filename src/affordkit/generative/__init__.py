@@ -1,6 +1,7 @@
-"""Generative models of images (RIG's beta-VAE; CC-VAE, VQ-VAE and PixelCNN later), their goal
-priors, and the one fit loop they share."""
+"""Generative models of images (RIG's beta-VAE, CC-RIG's context-conditioned CC-VAE; VQ-VAE and
+PixelCNN later), their goal priors, and the one fit loop they share."""
 
+from affordkit.generative.cc_vae import CCVAE, CCVAEConfig
 from affordkit.generative.fit import FitConfig, Fittable, HasMedia, fit, split_indices
 from affordkit.generative.priors import (
     EmpiricalPrior,
@@ -14,6 +15,8 @@ from affordkit.generative.vae import BetaVAE, VAEConfig
 
 __all__ = [
     "BetaVAE",
+    "CCVAE",
+    "CCVAEConfig",
     "EmpiricalPrior",
     "FitConfig",
     "Fittable",

@@ -1,0 +1,342 @@
+"""The context-conditioned VAE of CC-RIG: imagined goals that keep the scene of the episode (Nair,
+Bahl, Khazatsky et al., "Contextual Imagined Goals for Self-Supervised Robotic Learning", CoRL
+2019; ALGORITHMS.md, CC-RIG).
+
+Trained on pairs (s_0, s_t) from one trajectory: s_0 the episode's first image (the context: which
+object, which colour), s_t a later one. Four networks, no weights shared:
+
+- context encoder e_0: its own conv trunk -> dropout 0.5 -> linear -> BatchNorm1d gives a
+  deterministic z_c = e_0(s_0) (``context_dim``, 4 in the paper);
+- state encoder: conv features of s_t joined to z_c -> mu, logvar of z_t (``latent_dim``, 6 for the
+  pusher); logvar = log(min_variance) + |linear| as in :mod:`affordkit.generative.vae`;
+- decoder: [z_t, z_c] -> s_t;
+- context decoder: z_c -> s_0, the extra term that makes z_c describe the scene by itself.
+
+Loss per pair, averaged over the batch::
+
+    nll(s_t | z_t, z_c) + context_weight * nll(s_0 | z_c) + beta_t * KL(q(z_t | s_t, z_c) || N(0, I))
+
+with ``nll`` the Bernoulli or unit-variance Gaussian negative log-likelihood summed or averaged over
+the 3HW pixel values (the conventions and units of :class:`~affordkit.generative.VAEConfig`) and
+beta_t ramped linearly from ``beta_start`` to ``beta_end`` (1 -> 50 in the paper). z_c carries no
+KL: it is a deterministic code, kept in a fixed range by its BatchNorm.
+
+For RL CC-RIG encodes s_t with :meth:`CCVAE.encode_mean` and the episode's context with
+:meth:`CCVAE.context` (both in eval mode); an imagined goal is [z_g ~ N(0, I), z_c], whose image is
+``decode(z_g, z_c)``. Train with :func:`affordkit.generative.fit` on ``{"image": s_t, "context":
+s_0}``, uint8 arrays (N, H, W, 3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from affordkit.errors import ConfigError
+from affordkit.generative.vae import DecoderKind, Reconstruction, Reduction
+from affordkit.logging import image_grid
+from affordkit.networks.conv import (
+    SUPPORTED_IMAGE_SIZES,
+    BroadcastDecoder,
+    ConvArch,
+    ConvDecoder,
+    ConvEncoder,
+    he_init,
+    rig_arch,
+    to_float_images,
+    to_uint8_images,
+)
+from affordkit.types import IMAGE
+
+CONTEXT = "context"  # the batch key of the context images s_0; s_t are under IMAGE ("image")
+Images = Tensor | np.ndarray  # uint8 (B, H, W, 3) or float (B, 3, H, W) in [0, 1]
+
+
+@dataclass(frozen=True)
+class CCVAEConfig:
+    """The CC-VAE of CC-RIG. Defaults: the pusher at 48x48 (ALGORITHMS.md, CC-RIG).
+
+    ``beta_start``, ``beta_end``, ``reconstruction`` and ``reduction`` read as in
+    :class:`~affordkit.generative.VAEConfig`: with ``sum`` the reconstruction terms are whole-image
+    log-likelihoods and beta is the paper's; with ``mean`` they are divided by 3HW while the KL is
+    not, so the paper's betas shrink by that factor (6,912 at 48x48).
+    """
+
+    image_size: int = 48
+    """Image side, 48 or 84 (as :class:`~affordkit.generative.VAEConfig`)."""
+    latent_dim: int = 6
+    """Size of the state latent z_t: 6 for the pusher, 2-4 for the point-mass (CC-RIG paper)."""
+    context_dim: int = 4
+    """Size of the context latent z_c = e_0(s_0): 4 in the CC-RIG paper."""
+    beta_start: float = 1.0
+    """KL weight at the first training update: 1 in CC-RIG."""
+    beta_end: float = 50.0
+    """KL weight once the ramp is over: 50 in CC-RIG."""
+    beta_ramp_steps: int = 10_000
+    """Training updates over which beta grows linearly from ``beta_start`` to ``beta_end`` (0: the
+    end value from the start). The paper ramps "over training"; the default spans the default
+    :class:`~affordkit.generative.FitConfig` run (10,000 steps)."""
+    context_weight: float = 1.0
+    """w, the weight of the context decoder's term nll(s_0 | z_c): 1 in CC-RIG."""
+    context_dropout: float = 0.5
+    """Dropout on the context encoder's conv features before its linear layer: 0.5 in CC-RIG. Its
+    BatchNorm then keeps running statistics of codes made noisy by the dropout, so in eval mode z_c
+    shrinks towards its mean. In one scratch run when this module was written (no results file yet) (1,024 ColorPush pairs, 3,000
+    steps of 32, seed 0): z_c's spread over images was 0.09 in eval mode against 0.8 in training,
+    and the eval-mode context decoder drew no object; with 0 the same run drew the right colour in
+    every held-out image (pixel MSE about 10 times below the mean image's)."""
+    reconstruction: Reconstruction = "bernoulli"
+    """Likelihood of both decoders: ``bernoulli`` (BCE on logits) or ``gaussian`` with identity
+    variance (half the squared error), as in :class:`~affordkit.generative.VAEConfig`."""
+    reduction: Reduction = "sum"
+    """Reduction of both reconstruction terms over the 3HW pixel values: ``sum`` (the paper's beta)
+    or ``mean`` (see the class docstring)."""
+    decoder: DecoderKind = "rig"
+    """Both decoders: ``rig`` (the RIG deconv decoder) or ``broadcast`` (the spatial broadcast
+    decoder, :class:`~affordkit.networks.conv.BroadcastDecoder`)."""
+    min_variance: float = 1e-3
+    """Floor of the posterior variance of z_t: logvar = log(min_variance) + |linear| (rlkit)."""
+
+    def __post_init__(self) -> None:
+        if self.image_size not in SUPPORTED_IMAGE_SIZES:
+            raise ConfigError(
+                f"image_size={self.image_size!r}; accepted values: {list(SUPPORTED_IMAGE_SIZES)}"
+            )
+        for name in ("latent_dim", "context_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}={value!r}: expected a positive integer")
+        for name in ("beta_start", "beta_end", "context_weight"):
+            value = getattr(self, name)
+            if not value >= 0 or math.isinf(value):
+                raise ConfigError(f"{name}={value!r}: expected a finite number >= 0")
+        if not isinstance(self.beta_ramp_steps, int) or self.beta_ramp_steps < 0:
+            raise ConfigError(f"beta_ramp_steps={self.beta_ramp_steps!r}: expected an integer >= 0")
+        if not 0 <= self.context_dropout < 1:
+            raise ConfigError(f"context_dropout={self.context_dropout!r}: expected in [0, 1)")
+        if self.reconstruction not in ("gaussian", "bernoulli"):
+            raise ConfigError(
+                f"reconstruction={self.reconstruction!r}; accepted values: ['gaussian', 'bernoulli']"
+            )
+        if self.reduction not in ("sum", "mean"):
+            raise ConfigError(f"reduction={self.reduction!r}; accepted values: ['sum', 'mean']")
+        if self.decoder not in ("rig", "broadcast"):
+            raise ConfigError(f"decoder={self.decoder!r}; accepted values: ['rig', 'broadcast']")
+        if not 0 < self.min_variance < 1:
+            raise ConfigError(f"min_variance={self.min_variance!r}: expected in (0, 1)")
+
+
+class ContextEncoder(nn.Module):
+    """e_0 of CC-RIG: float images (B, 3, H, W) -> z_c (B, context_dim), through its own conv trunk,
+    dropout, a linear layer and BatchNorm1d (deterministic in eval mode)."""
+
+    def __init__(self, arch: ConvArch, context_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.conv = ConvEncoder(arch)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(arch.feature_dim, context_dim)
+        he_init(self.linear)
+        self.norm = nn.BatchNorm1d(context_dim)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.norm(self.linear(self.dropout(self.conv(images))))  # (B, context_dim)
+
+
+class CCVAE(nn.Module):
+    """``CCVAE(CCVAEConfig())``: (s_t, s_0) -> (mu, logvar) of z_t and z_c; [z_t, z_c] -> s_t;
+    z_c -> s_0."""
+
+    def __init__(self, config: CCVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        arch = rig_arch(config.image_size)
+        self.encoder = ConvEncoder(arch)
+        self.mu_head = nn.Linear(arch.feature_dim + config.context_dim, config.latent_dim)
+        self.logvar_head = nn.Linear(arch.feature_dim + config.context_dim, config.latent_dim)
+        he_init(self.mu_head)
+        he_init(self.logvar_head)
+        self.decoder = _decoder(config, arch, config.latent_dim + config.context_dim)
+        self.context_encoder = ContextEncoder(arch, config.context_dim, config.context_dropout)
+        self.context_decoder = _decoder(config, arch, config.context_dim)
+        self._log_min_variance = math.log(config.min_variance)
+        # training updates so far, for the beta ramp; a buffer, so checkpoints carry it
+        self.num_updates: Tensor
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+
+    @property
+    def device(self) -> torch.device:
+        return self.mu_head.weight.device
+
+    def images(self, images: Images) -> Tensor:
+        """uint8 (B, H, W, 3) or float (B, 3, H, W) images as float (B, 3, H, W) on this device."""
+        return to_float_images(images, self.config.image_size, self.device)
+
+    # ------------------------------------------------------------------------------ in this mode
+    def encode(self, images: Images, context_images: Images) -> tuple[Tensor, Tensor]:
+        """Posterior of z_t given s_t = ``images`` and s_0 = ``context_images`` (B rows each): mu and
+        logvar (B, latent_dim), logvar >= log(min_variance). In the module's current mode (in
+        training mode z_c has dropout and batch statistics)."""
+        x, context = self._pair(images, context_images)
+        return self._posterior(x, self.context_encoder(context))
+
+    def decode(self, z: Tensor, z_c: Tensor) -> Tensor:
+        """[z_t (B, latent_dim), z_c (B, context_dim)] -> images float (B, 3, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decoder(torch.cat([z, z_c], dim=1)))
+
+    def decode_context(self, z_c: Tensor) -> Tensor:
+        """z_c (B, context_dim) -> the context decoder's image of s_0, float (B, 3, H, W) in [0, 1]."""
+        return torch.sigmoid(self.context_decoder(z_c))
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n state latents (n, latent_dim) from N(0, I), the prior of imagined goals z_g."""
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+
+    # ------------------------------------------------------------------- eval mode, no gradients
+    @torch.no_grad()
+    def context(self, context_images: Images, batch_size: int = 1024) -> Tensor:
+        """z_c = e_0(s_0) (B, context_dim) of context images: eval mode (no dropout, BatchNorm's
+        running statistics, so each code is deterministic and independent of the rest of the
+        batch), no gradients, ``batch_size`` images at a time; the train / eval mode is restored."""
+        chunks = self._in_eval(
+            lambda i: self.context_encoder(self.images(context_images[i : i + batch_size])),
+            len(context_images),
+            batch_size,
+        )
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.config.context_dim, device=self.device)
+
+    @torch.no_grad()
+    def encode_mean(self, images: Images, context_images: Images, batch_size: int = 1024) -> Tensor:
+        """Posterior means (B, latent_dim) of z_t given (s_t, s_0) rows: CC-RIG's encoding of the
+        observation for the policy. Eval mode and no gradients, as :meth:`context`."""
+        if len(images) != len(context_images):
+            raise ConfigError(f"{len(images)} images but {len(context_images)} context images")
+        chunks = self._in_eval(
+            lambda i: self.encode(images[i : i + batch_size], context_images[i : i + batch_size])[0],
+            len(images),
+            batch_size,
+        )
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.config.latent_dim, device=self.device)
+
+    # ---------------------------------------------------------------------------------- training
+    def current_beta(self) -> Tensor:
+        """beta after the ramp so far (a 0-d tensor on this device: reading it needs no sync)."""
+        start, end, ramp = self.config.beta_start, self.config.beta_end, self.config.beta_ramp_steps
+        if not ramp:
+            return torch.full((), end, device=self.device)
+        progress = (self.num_updates.float() / ramp).clamp(max=1.0)
+        return start + (end - start) * progress
+
+    def loss(
+        self, batch: Mapping[str, Images], generator: torch.Generator | None = None
+    ) -> dict[str, Tensor]:
+        """Scalars averaged over the batch ``{"image": s_t, "context": s_0}``: ``loss`` =
+        ``reconstruction`` + context_weight * ``context_reconstruction`` + beta_t * ``kl``, with
+        ``beta`` (beta_t) and the per-pixel-value squared errors ``pixel_mse`` (of s_t) and
+        ``context_pixel_mse`` (of s_0). ``generator`` (on this device) draws the reparameterisation
+        noise. Each call in training mode with gradients on counts as one update of the ramp."""
+        x, context = self._batch(batch)
+        z_c = self.context_encoder(context)  # (B, context_dim)
+        mu, logvar = self._posterior(x, z_c)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        logits = self.decoder(torch.cat([z, z_c], dim=1))  # (B, 3, H, W)
+        context_logits = self.context_decoder(z_c)
+        reconstruction = self._nll(logits, x)
+        context_reconstruction = self._nll(context_logits, context)
+        kl = (0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)).sum(1).mean()
+        beta = self.current_beta()
+        if self.training and torch.is_grad_enabled():
+            self.num_updates += 1
+        return {
+            "loss": reconstruction + self.config.context_weight * context_reconstruction + beta * kl,
+            "reconstruction": reconstruction,
+            "context_reconstruction": context_reconstruction,
+            "kl": kl,
+            "beta": beta,
+            "pixel_mse": (torch.sigmoid(logits.detach()) - x).square().mean(),
+            "context_pixel_mse": (torch.sigmoid(context_logits.detach()) - context).square().mean(),
+        }
+
+    @torch.no_grad()
+    def media(
+        self, batch: Mapping[str, Images], num_images: int = 8, num_goals: int = 3
+    ) -> dict[str, np.ndarray]:
+        """uint8 (H', W', 3) grids of the first ``num_images`` pairs: ``reconstruction`` (rows: s_0,
+        its context-decoder image, s_t, its reconstruction from mu) and ``imagined_goals`` (first
+        row: the contexts s_0; then ``num_goals`` rows, each one z_g ~ N(0, I) decoded with every
+        column's z_c, the same z_g every call, so a row shows one imagined state in each scene).
+        Eval mode; the train / eval mode is restored."""
+        x, context = self._batch(batch)
+        x, context = x[:num_images], context[:num_images]
+        n = len(x)
+        was_training = self.training
+        self.eval()
+        try:
+            z_c = self.context_encoder(context)  # (n, context_dim)
+            context_recon = self.decode_context(z_c)
+            recon = self.decode(self._posterior(x, z_c)[0], z_c)
+            goals = self.sample_prior(num_goals, torch.Generator(self.device).manual_seed(0))
+            # row-major (num_goals * n, 3, H, W): goal g with every context
+            imagined = self.decode(goals.repeat_interleave(n, dim=0), z_c.repeat(num_goals, 1))
+        finally:
+            self.train(was_training)
+        upscale = 2 if self.config.image_size <= 48 else 1  # 48-pixel tiles are too small to see
+        contexts = to_uint8_images(context)  # (n, H, W, 3)
+        rows = np.stack(
+            [contexts, to_uint8_images(context_recon), to_uint8_images(x), to_uint8_images(recon)]
+        )
+        goal_rows = to_uint8_images(imagined).reshape(num_goals, *contexts.shape)
+        return {
+            "reconstruction": image_grid(rows, upscale=upscale),
+            "imagined_goals": image_grid(np.concatenate([contexts[None], goal_rows]), upscale=upscale),
+        }
+
+    # ----------------------------------------------------------------------------------- helpers
+    def _posterior(self, x: Tensor, z_c: Tensor) -> tuple[Tensor, Tensor]:
+        h = torch.cat([self.encoder(x), z_c], dim=1)  # (B, feature_dim + context_dim)
+        return self.mu_head(h), self._log_min_variance + self.logvar_head(h).abs()
+
+    def _nll(self, logits: Tensor, target: Tensor) -> Tensor:
+        """The batch mean of the images' negative log-likelihoods, as in BetaVAE's loss."""
+        if self.config.reconstruction == "bernoulli":
+            per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        else:
+            per_pixel = 0.5 * (torch.sigmoid(logits) - target).square()
+        per_image = per_pixel.flatten(1)
+        return (per_image.sum(1) if self.config.reduction == "sum" else per_image.mean(1)).mean()
+
+    def _pair(self, images: Images, context_images: Images) -> tuple[Tensor, Tensor]:
+        x, context = self.images(images), self.images(context_images)
+        if len(x) != len(context):
+            raise ConfigError(f"{len(x)} images but {len(context)} context images; pairs need one each")
+        return x, context
+
+    def _batch(self, batch: Mapping[str, Images]) -> tuple[Tensor, Tensor]:
+        if not isinstance(batch, Mapping) or IMAGE not in batch or CONTEXT not in batch:
+            keys = sorted(batch) if isinstance(batch, Mapping) else type(batch).__name__
+            raise ConfigError(
+                f"a CC-VAE batch is a mapping {{{IMAGE!r}: s_t, {CONTEXT!r}: s_0}} of images (B, H, W, 3) "
+                f"uint8; got {keys}"
+            )
+        return self._pair(batch[IMAGE], batch[CONTEXT])
+
+    def _in_eval(self, step: Callable[[int], Tensor], total: int, batch_size: int) -> list[Tensor]:
+        """``step(i)`` for i = 0, batch_size, ... < total, in eval mode; the mode is restored."""
+        was_training = self.training
+        self.eval()
+        try:
+            return [step(i) for i in range(0, total, batch_size)]
+        finally:
+            self.train(was_training)
+
+
+def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
+    if config.decoder == "rig":
+        return ConvDecoder(arch, in_dim)
+    return BroadcastDecoder(config.image_size, in_dim)

@@ -1,0 +1,362 @@
+"""The CC-VAE of CC-RIG: config checks, shapes at both image sizes, a deterministic context code,
+gradient routing of each loss term, the beta ramp, checkpoints, the fit loop on image pairs, and a
+tiny learning test on ColorPush pairs (s_0, s_t)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from affordkit.envs import make_vector_env
+from affordkit.errors import ConfigError
+from affordkit.generative import CCVAE, CCVAEConfig, FitConfig, Fittable, HasMedia, fit, split_indices
+from affordkit.logging import RunLogger
+
+SIZES = [48, 84]
+
+
+def images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
+
+
+def pairs(n: int, size: int = 48, seed: int = 0) -> dict[str, np.ndarray]:
+    return {"image": images(n, size, seed), "context": images(n, size, seed + 100)}
+
+
+def make_model(size: int = 48, **overrides: object) -> CCVAE:
+    torch.manual_seed(0)
+    return CCVAE(CCVAEConfig(image_size=size, **overrides))
+
+
+def fit_steps(model: CCVAE, data: dict[str, np.ndarray], num_steps: int) -> dict:
+    config = FitConfig(num_steps=num_steps, batch_size=8, log_interval=1, eval_interval=0, media_interval=0)
+    return fit(model, data, config, progress=False)
+
+
+# --------------------------------------------------------------------------------------- config
+def test_defaults_are_the_papers() -> None:
+    config = CCVAEConfig()
+    assert (config.latent_dim, config.context_dim) == (6, 4)
+    assert (config.beta_start, config.beta_end, config.context_weight) == (1.0, 50.0, 1.0)
+    assert config.context_dropout == 0.5 and config.reduction == "sum"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.beta_end = 1.0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(image_size=64),
+        dict(latent_dim=0),
+        dict(context_dim=0),
+        dict(context_dim=2.5),
+        dict(beta_start=-1.0),
+        dict(beta_end=float("nan")),
+        dict(beta_end=float("inf")),
+        dict(beta_ramp_steps=-1),
+        dict(beta_ramp_steps=1.5),
+        dict(context_weight=-0.5),
+        dict(context_dropout=1.0),
+        dict(context_dropout=-0.1),
+        dict(reconstruction="laplace"),
+        dict(reduction="max"),
+        dict(decoder="deconv"),
+        dict(min_variance=0.0),
+    ],
+)
+def test_bad_config_raises(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        CCVAEConfig(**bad)
+
+
+# --------------------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+def test_shapes_dtypes_and_ranges(size: int, decoder: str) -> None:
+    model = make_model(size, decoder=decoder)
+    model.eval()
+    batch = pairs(3, size)
+    mu, logvar = model.encode(batch["image"], batch["context"])
+    assert mu.shape == logvar.shape == (3, 6) and mu.dtype == torch.float32
+    assert (logvar >= math.log(model.config.min_variance) - 1e-6).all()
+    z_c = model.context(batch["context"])
+    assert z_c.shape == (3, 4) and not z_c.requires_grad
+    assert model.encode_mean(batch["image"], batch["context"]).shape == (3, 6)
+    for out in (model.decode(model.sample_prior(3), z_c), model.decode_context(z_c)):
+        assert out.shape == (3, 3, size, size) and out.dtype == torch.float32
+        assert out.min() >= 0 and out.max() <= 1
+    as_float = model.images(batch["image"])  # float (B, 3, H, W) input gives the same code
+    assert torch.allclose(model.encode(as_float, batch["context"])[0], mu, atol=1e-5)
+    assert model.context(batch["context"][:0]).shape == (0, 4)
+    assert model.encode_mean(batch["image"][:0], batch["context"][:0]).shape == (0, 6)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_context_is_deterministic_in_eval_mode_and_independent_of_the_state(size: int) -> None:
+    model = make_model(size)
+    model.train()
+    fit_steps(model, pairs(16, size), num_steps=2)  # BatchNorm running statistics move off their start
+    model.train()
+    context = images(5, size, seed=1)
+    first = model.context(context, batch_size=2)  # three chunks
+    assert model.training  # the mode is restored
+    assert torch.equal(model.context(context, batch_size=2), first)
+    assert torch.allclose(model.context(context[3:4])[0], first[3], atol=1e-5)  # no batch dependence
+    # in training mode dropout and batch statistics make it random: eval mode is what makes it fixed
+    with torch.no_grad():
+        x = model.images(context)
+        assert not torch.allclose(model.context_encoder(x), model.context_encoder(x))
+    # s_0's code and its reconstruction do not depend on the s_t it is paired with ...
+    model.eval()
+    a = model.loss({"image": images(5, size, seed=2), "context": context}, torch.Generator().manual_seed(0))
+    b = model.loss({"image": images(5, size, seed=3), "context": context}, torch.Generator().manual_seed(0))
+    assert torch.equal(a["context_reconstruction"], b["context_reconstruction"])
+    assert not torch.equal(a["reconstruction"], b["reconstruction"])
+    # ... while the posterior of z_t does read z_c
+    state = images(5, size, seed=4)
+    assert not torch.allclose(model.encode_mean(state, context), model.encode_mean(state, context[::-1]))
+
+
+# ------------------------------------------------------------------------------ gradient routing
+GROUPS = {
+    "state_encoder": ("encoder.", "mu_head.", "logvar_head."),
+    "decoder": ("decoder.",),
+    "context_encoder": ("context_encoder.",),
+    "context_decoder": ("context_decoder.",),
+}
+
+
+def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
+    """Backpropagate one loss term from a fresh batch; for each group of parameters, whether each
+    parameter got a nonzero gradient."""
+    model.zero_grad(set_to_none=True)
+    model.train()
+    out = model.loss(pairs(8, model.config.image_size), torch.Generator().manual_seed(0))
+    out[term].backward()
+    result: dict[str, set[bool]] = {group: set() for group in GROUPS}
+    for name, p in model.named_parameters():
+        group = next(g for g, prefixes in GROUPS.items() if name.startswith(prefixes))
+        result[group].add(p.grad is not None and bool(p.grad.abs().sum() > 0))
+    return result
+
+
+@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+def test_gradient_routing(decoder: str) -> None:
+    model = make_model(48, decoder=decoder)
+    # the context decoder's term trains e_0 and the context decoder, nothing of s_t's path
+    assert reached(model, "context_reconstruction") == {
+        "state_encoder": {False},
+        "decoder": {False},
+        "context_encoder": {True},
+        "context_decoder": {True},
+    }
+    # the KL shapes the encoders (z_c feeds the posterior), never a decoder
+    assert reached(model, "kl") == {
+        "state_encoder": {True},
+        "decoder": {False},
+        "context_encoder": {True},
+        "context_decoder": {False},
+    }
+    # s_t's reconstruction trains both encoders and its decoder, not the context decoder
+    assert reached(model, "reconstruction") == {
+        "state_encoder": {True},
+        "decoder": {True},
+        "context_encoder": {True},
+        "context_decoder": {False},
+    }
+    assert all(v == {True} for v in reached(model, "loss").values())  # every parameter learns
+
+
+# ---------------------------------------------------------------------------------- loss, ramp
+@pytest.mark.parametrize("reconstruction", ["gaussian", "bernoulli"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_loss_terms(reconstruction: str, reduction: str) -> None:
+    model = make_model(
+        48,
+        reconstruction=reconstruction,
+        reduction=reduction,
+        context_weight=0.5,
+        beta_end=3.0,
+        beta_ramp_steps=0,
+    )
+    model.eval()
+    batch = pairs(4)
+    out = model.loss(batch, torch.Generator().manual_seed(0))
+    keys = {
+        "loss",
+        "reconstruction",
+        "context_reconstruction",
+        "kl",
+        "beta",
+        "pixel_mse",
+        "context_pixel_mse",
+    }
+    assert set(out) == keys
+    assert all(v.ndim == 0 and torch.isfinite(v) for v in out.values())
+    assert out["reconstruction"] > 0 and out["context_reconstruction"] > 0 and out["kl"] >= 0
+    expected = out["reconstruction"] + 0.5 * out["context_reconstruction"] + 3.0 * out["kl"]
+    assert torch.allclose(out["loss"], expected)
+    assert torch.equal(model.loss(batch, torch.Generator().manual_seed(0))["loss"], out["loss"])
+    other = model.loss(batch, torch.Generator().manual_seed(1))
+    assert not torch.equal(other["reconstruction"], out["reconstruction"])  # the generator draws z_t
+    assert torch.equal(other["context_reconstruction"], out["context_reconstruction"])  # z_c has no noise
+    if reconstruction == "gaussian" and reduction == "mean":
+        assert torch.allclose(out["reconstruction"], 0.5 * out["pixel_mse"], rtol=1e-5)
+        assert torch.allclose(out["context_reconstruction"], 0.5 * out["context_pixel_mse"], rtol=1e-5)
+
+
+def test_beta_ramps_linearly_over_training_updates() -> None:
+    model = make_model(48, beta_start=1.0, beta_end=5.0, beta_ramp_steps=4)
+    batch = pairs(4)
+    model.train()
+    betas = [model.loss(batch)["beta"].item() for _ in range(6)]
+    assert betas == [1.0, 2.0, 3.0, 4.0, 5.0, 5.0]
+    with torch.no_grad():
+        model.loss(batch)
+    model.eval()
+    model.loss(batch)
+    assert model.num_updates.item() == 6  # held-out losses and eval mode do not count
+    assert make_model(48, beta_start=1.0, beta_end=50.0, beta_ramp_steps=0).current_beta().item() == 50.0
+    halfway = make_model(48, beta_start=1.0, beta_end=50.0, beta_ramp_steps=1000)
+    halfway.num_updates.fill_(500)
+    assert halfway.current_beta().item() == pytest.approx(25.5)
+
+
+def test_state_dict_round_trip() -> None:
+    model = make_model(48, beta_ramp_steps=10)
+    batch = pairs(16)
+    fit_steps(model, batch, num_steps=3)
+    state = model.state_dict()
+    assert {"num_updates", "context_encoder.norm.running_mean", "context_decoder.fc.weight"} <= set(state)
+    torch.manual_seed(1)
+    again = CCVAE(model.config)
+    assert not torch.equal(again.context(batch["context"]), model.context(batch["context"]))
+    again.load_state_dict(state)
+    again.eval()
+    model.eval()
+    assert again.num_updates.item() == model.num_updates.item() == 3
+    assert torch.equal(again.current_beta(), model.current_beta())
+    z_c = model.context(batch["context"])
+    assert torch.equal(again.context(batch["context"]), z_c)
+    assert torch.equal(
+        again.encode_mean(batch["image"], batch["context"]),
+        model.encode_mean(batch["image"], batch["context"]),
+    )
+    z = model.sample_prior(16, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(again.decode(z, z_c), model.decode(z, z_c))
+        assert torch.equal(again.decode_context(z_c), model.decode_context(z_c))
+
+
+# ------------------------------------------------------------------------------ fit and media
+@pytest.mark.parametrize("size", SIZES)
+def test_media_grids(size: int) -> None:
+    model = make_model(size)
+    model.train()
+    grids = model.media(pairs(3, size), num_images=8, num_goals=2)
+    assert set(grids) == {"reconstruction", "imagined_goals"}
+    tile = size * (2 if size == 48 else 1) + 2  # upscaled image and padding
+    assert grids["reconstruction"].shape == (4 * tile + 2, 3 * tile + 2, 3)  # s_0, its image, s_t, its image
+    assert grids["imagined_goals"].shape == (3 * tile + 2, 3 * tile + 2, 3)  # contexts, then 2 goals
+    assert all(g.dtype == np.uint8 for g in grids.values())
+    assert model.training
+    again = model.media(pairs(3, size), num_images=8, num_goals=2)
+    assert np.array_equal(again["imagined_goals"], grids["imagined_goals"])  # the same z_g every call
+
+
+def test_fit_trains_on_pairs_and_logs_media(tmp_path: Path) -> None:
+    model = make_model(48, beta_ramp_steps=100)
+    assert isinstance(model, Fittable) and isinstance(model, HasMedia)
+    with RunLogger(tmp_path, method="test", env="pairs", seed=0, tensorboard=False) as logger:
+        config = FitConfig(
+            num_steps=4, batch_size=8, log_interval=2, eval_interval=0, media_interval=4, log_prefix="ccvae"
+        )
+        out = fit(model, pairs(20), config, logger=logger, progress=False)
+    assert {"loss", "context_reconstruction", "context_pixel_mse", "beta"} <= set(out["heldout"])
+    assert model.num_updates.item() == 4 and not model.training
+    media = sorted(p.name for p in (tmp_path / "media" / "ccvae").iterdir())
+    assert media == ["imagined_goals_00000004.png", "reconstruction_00000004.png"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((2, 48, 48, 3), np.uint8),  # not a mapping
+        {"image": np.zeros((2, 48, 48, 3), np.uint8)},  # no context
+        {"image": np.zeros((2, 48, 48, 3), np.uint8), "context": np.zeros((3, 48, 48, 3), np.uint8)},
+        {"image": np.zeros((2, 84, 84, 3), np.uint8), "context": np.zeros((2, 84, 84, 3), np.uint8)},
+    ],
+)
+def test_bad_batches_raise(bad: object) -> None:
+    with pytest.raises(ConfigError):
+        make_model(48).loss(bad)
+
+
+# -------------------------------------------------------------------------------------- learning
+NUM_PAIRS = 1024
+NUM_STEPS = 400
+MAX_STEPS_AFTER_RESET = 10
+
+
+def color_push_pairs(n: int, seed: int) -> dict[str, np.ndarray]:
+    """n pairs from ColorPush episodes (a random colour and shape per episode, ColorPush's fixed
+    start positions): s_0 the reset image, s_t the image after t ~ U{1..10} random steps of the same
+    episode."""
+    envs = make_vector_env("ColorPush", n, autoreset_mode="disabled")
+    obs, _ = envs.reset(seed=seed)
+    context = obs["image"]
+    rng = np.random.default_rng(seed)
+    t = rng.integers(1, MAX_STEPS_AFTER_RESET + 1, size=n)
+    later = np.empty_like(context)
+    for step in range(1, MAX_STEPS_AFTER_RESET + 1):
+        obs, *_ = envs.step(rng.uniform(-1.0, 1.0, size=(n, 2)))
+        later[t == step] = obs["image"][t == step]
+    return {"image": later, "context": context}
+
+
+@pytest.mark.slow
+def test_cc_vae_learns_color_push_pairs() -> None:
+    torch.set_num_threads(1)
+    data = color_push_pairs(NUM_PAIRS, seed=0)
+    assert not np.array_equal(data["image"], data["context"])
+    torch.manual_seed(0)
+    model = CCVAE(CCVAEConfig(beta_ramp_steps=NUM_STEPS))  # the paper's 1 -> 50, over this short run
+    config = FitConfig(
+        num_steps=NUM_STEPS,
+        batch_size=32,
+        heldout_fraction=0.25,
+        log_interval=100,
+        eval_interval=0,
+        media_interval=0,
+        seed=0,
+    )
+    _, heldout = split_indices(NUM_PAIRS, config.heldout_fraction, config.seed)
+    heldout_batch = {k: torch.from_numpy(v[heldout]) for k, v in data.items()}
+
+    def heldout_metrics() -> tuple[float, float]:
+        """Held-out loss, and the pixel MSE of the context decoder's image of s_0 from z_c."""
+        model.eval()
+        with torch.no_grad():
+            loss = model.loss(heldout_batch, torch.Generator().manual_seed(3))["loss"].item()
+            target = model.images(heldout_batch["context"])
+            mse = (model.decode_context(model.context(heldout_batch["context"])) - target).square().mean()
+        return loss, mse.item()
+
+    loss_before, context_mse_before = heldout_metrics()
+    start = time.perf_counter()
+    out = fit(model, data, config, progress=False)
+    seconds = time.perf_counter() - start
+    loss_after, context_mse_after = heldout_metrics()
+    print(
+        f"\nheld-out loss {loss_before:.0f} -> {loss_after:.0f} (fit's {out['heldout']['loss']:.0f}); "
+        f"context decoder pixel MSE {context_mse_before:.4f} -> {context_mse_after:.4f}; fit {seconds:.1f} s"
+    )
+    assert loss_after == pytest.approx(out["heldout"]["loss"], rel=1e-4)  # the same held-out rows
+    assert loss_after < 0.7 * loss_before
+    assert context_mse_after < 0.2 * context_mse_before
