@@ -87,10 +87,11 @@ class CCVAEConfig:
     context_dropout: float = 0.5
     """Dropout on the context encoder's conv features before its linear layer: 0.5 in CC-RIG. Its
     BatchNorm then keeps running statistics of codes made noisy by the dropout, so in eval mode z_c
-    shrinks towards its mean. In one scratch run when this module was written (no results file yet) (1,024 ColorPush pairs, 3,000
-    steps of 32, seed 0): z_c's spread over images was 0.09 in eval mode against 0.8 in training,
-    and the eval-mode context decoder drew no object; with 0 the same run drew the right colour in
-    every held-out image (pixel MSE about 10 times below the mean image's)."""
+    shrinks towards its mean. In one scratch run when this module was written (no results file
+    yet; 1,024 ColorPush pairs, 3,000 steps of 32, seed 0): z_c's spread over images was 0.09 in
+    eval mode against 0.8 in training, and the eval-mode context decoder drew no object; with 0 the
+    same run drew the right colour in every held-out image (pixel MSE about 10 times below the mean
+    image's)."""
     reconstruction: Reconstruction = "bernoulli"
     """Likelihood of both decoders: ``bernoulli`` (BCE on logits) or ``gaussian`` with identity
     variance (half the squared error), as in :class:`~affordkit.generative.VAEConfig`."""
