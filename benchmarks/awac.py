@@ -5,9 +5,10 @@ Per seed s: a noisy-scripted dataset (1,000 episodes of 50 steps: the scripted s
 noise 0.3, and with probability 0.6 a whole episode of uniformly random actions; about 30% of the
 episodes succeed) collected with seed s; BC and AWAC (preset ``bench``) trained offline on it;
 AWAC then fine-tuned online for 50,000 env steps from one buffer holding the data. Evaluation: 50
-episodes on goals no run trained on. Seeds are run one after another in this process.
+episodes on goals no run trained on. Seeds run one after another, or `--jobs` at a time in their
+own processes.
 
-    python benchmarks/awac.py                  # seeds 0-4, writes results/awac.{md,json}
+    python benchmarks/awac.py --jobs 2         # seeds 0-4, two at a time; results/awac.{md,json}
     python benchmarks/awac.py --seeds 100 --out awac_tuning   # a tuning seed, never reported
 """
 
@@ -19,6 +20,7 @@ import json
 import shutil
 import statistics
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,8 @@ except ImportError:  # run as a script from benchmarks/
 EPISODES, NOISE, RANDOM_EPISODE_PROB = 1_000, 0.3, 0.6
 
 
-def one_seed(seed: int, work: Path) -> dict[str, Any]:
+def collect_data(seed: int, work: Path) -> tuple[Path, float]:
+    """The seed's noisy-scripted Push dataset under ``work``, and the success rate of its episodes."""
     data = work / f"push-seed{seed}"
     ds = collect(
         CollectConfig(
@@ -43,10 +46,15 @@ def one_seed(seed: int, work: Path) -> dict[str, Any]:
             random_episode_prob=RANDOM_EPISODE_PROB, seed=seed, images=False,
         )
     )  # fmt: skip
+    return data, float(ds.stats()["success_rate"])
+
+
+def one_seed(seed: int, work: Path) -> dict[str, Any]:
+    data, data_success = collect_data(seed, work)
     base = dataclasses.replace(
         awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu"
     )
-    out: dict[str, Any] = {"data_success": ds.stats()["success_rate"]}
+    out: dict[str, Any] = {"data_success": data_success}
     bc_report = awac.run(dataclasses.replace(base, learner="bc", online_steps=0), progress=False)
     out["bc"] = json.loads((bc_report.parent / "summary.json").read_text())
     report = awac.run(base, progress=False)
@@ -70,11 +78,17 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", default="awac")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds at a time, one process each (<= cores)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="affordkit-awac-bench-"))
     try:
-        per_seed = [one_seed(s, work) for s in args.seeds]
+        if args.jobs > 1:  # one process per seed, one torch thread each; results in seed order
+            with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads,
+                                     initargs=(1,)) as pool:  # fmt: skip
+                per_seed = list(pool.map(one_seed, args.seeds, [work] * len(args.seeds)))
+        else:
+            per_seed = [one_seed(s, work) for s in args.seeds]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     preset = awac.bench_preset()
