@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -42,6 +43,25 @@ def test_smoke_run_writes_a_complete_run_folder(tmp_path: Path) -> None:
     state = rl_state(run_dir)
     assert state["counters"]["env_steps"] == 800 and state["counters"]["finetunes"] == 2
     assert state["counters"]["updates"] == pytest.approx((800 - 200) * 0.25, abs=8)
+
+
+ARM_MISSING = [m for m in ("mujoco", "metaworld") if importlib.util.find_spec(m) is None]
+
+
+@pytest.mark.skipif(bool(ARM_MISSING), reason=f"the sim extra is not installed (no {ARM_MISSING})")
+def test_smoke_run_on_the_sawyer_arm_writes_its_report(tmp_path: Path) -> None:
+    cfg = smoke(
+        tmp_path, env="sawyer-push", vae_images=96, num_envs=2, env_steps=300, warmup_steps=150,
+        replay_capacity=600, finetune_every=150, eval_every=300, eval_episodes=2, checkpoint_every=300,
+        log_every=150,
+    )  # fmt: skip
+    report = rig.run(cfg, progress=False)
+    assert "# RIG on sawyer-push" in report.read_text()
+    with open(report.parent / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert any(r.get("final/final_object_distance") for r in rows)
+    assert (report.parent / "media" / "final_rollouts.gif").exists()
+    assert rl_state(report.parent)["counters"]["env_steps"] == 300
 
 
 def test_stopped_and_resumed_equals_uninterrupted(tmp_path: Path) -> None:
