@@ -14,7 +14,7 @@ from typing import Annotated
 
 import tyro
 
-from affordkit.errors import AffordkitError
+from affordkit.errors import AffordkitError, ConfigError
 from affordkit.methods.awac import AWACRunConfig
 from affordkit.methods.awac import preset as awac_preset
 from affordkit.methods.data import CollectConfig
@@ -108,6 +108,12 @@ RIG_HELP = (
     "RIG: beta-VAE, imagined goals, TD3 on latents. `--preset NAME` (default, quick, smoke) picks the "
     "starting values that the other flags change; `--resume RUN_DIR` continues a stopped run exactly."
 )
+CCRIG_HELP = (
+    "CC-RIG: a context-conditioned VAE, so imagined goals keep the scene of the episode's first image "
+    "(RIG's pipeline with latent_model=ccvae, on ColorPush). `--preset NAME` (default, quick, smoke); "
+    "`--resume RUN_DIR` continues a stopped run exactly."
+)
+CCRIG_PRESETS = {"default": "ccrig", "quick": "ccrig-quick", "smoke": "ccrig-smoke"}
 
 
 AWAC_HELP = (
@@ -116,15 +122,19 @@ AWAC_HELP = (
 )
 
 
-def _command(rig_default: RIGConfig, awac_default: AWACRunConfig | None = None) -> object:
-    """The command union; the rig and awac subcommands' defaults come from the chosen presets."""
+def _command(
+    rig_default: RIGConfig, awac_default: AWACRunConfig | None = None, ccrig_default: RIGConfig | None = None
+) -> object:
+    """The command union; the rig, ccrig and awac subcommands' defaults come from the chosen presets."""
     awac_default = awac_default or AWACRunConfig()
+    ccrig_default = ccrig_default or rig_preset("ccrig")
     return (
         Annotated[Envs, tyro.conf.subcommand("envs")]
         | Annotated[Data, tyro.conf.subcommand("data")]
         | Annotated[AWACRunConfig, tyro.conf.subcommand("awac", default=awac_default, description=AWAC_HELP)]
         | Annotated[QuickstartConfig, tyro.conf.subcommand("quickstart", description=QUICKSTART_HELP)]
         | Annotated[RIGConfig, tyro.conf.subcommand("rig", default=rig_default, description=RIG_HELP)]
+        | Annotated[RIGConfig, tyro.conf.subcommand("ccrig", default=ccrig_default, description=CCRIG_HELP)]
         | Annotated[Eval, tyro.conf.subcommand("eval")]
     )
 
@@ -153,8 +163,8 @@ def _split_rig_flags(args: list[str], command: str = "rig") -> tuple[list[str], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    rig_default, awac_default = RIGConfig(), AWACRunConfig()
-    if args[:1] in (["rig"], ["awac"]):  # commands with --preset NAME and --resume RUN_DIR
+    rig_default, awac_default, ccrig_default = RIGConfig(), AWACRunConfig(), None
+    if args[:1] in (["rig"], ["awac"], ["ccrig"]):  # commands with --preset NAME and --resume RUN_DIR
         command = args[0]
         rest, name, resume = _split_rig_flags(args[1:], command)
         try:
@@ -165,9 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                     )
                     return 2
-                return _rig(None, resume) if command == "rig" else _awac(None, resume)
+                return _awac(None, resume) if command == "awac" else _rig(None, resume)
             if command == "rig":
                 rig_default = rig_preset(name)
+            elif command == "ccrig":
+                if name not in CCRIG_PRESETS:
+                    known = sorted(CCRIG_PRESETS)
+                    raise ConfigError(f"unknown CC-RIG preset {name!r}; known presets: {known}")
+                ccrig_default = rig_preset(CCRIG_PRESETS[name])
             else:
                 awac_default = awac_preset(name)
         except AffordkitError as e:
@@ -175,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         args = [command, *rest]
     cmd = tyro.cli(
-        _command(rig_default, awac_default),  # type: ignore[call-overload]
+        _command(rig_default, awac_default, ccrig_default),  # type: ignore[call-overload]
         args=args,
         prog="affordkit",
         description="affordkit: goal-conditioned robot learning from pixels.",

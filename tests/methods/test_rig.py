@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from affordkit.cli import main
+from affordkit.generative import FitConfig
 from affordkit.loops import checkpoint
 from affordkit.methods import rig
 from affordkit.relabel import relabel_fields
@@ -168,7 +169,7 @@ def test_pixel_baseline_runs_and_its_reward_is_the_true_state_distance(tmp_path:
     goals, source = relabel_fields(
         agent.replay, pos, cfg.goal_mix, agent.rng,
         pairs={"goal": ("goal_latent", "latent"), "goal_state": ("goal_state", "state")},
-        sample_prior=agent.sample_prior_images,
+        prior_goals=agent.prior_goal_images,
     )  # fmt: skip
     assert set(source.tolist()) == {0, 1, 2}
     assert np.array_equal(batch.obs[:, size:].numpy(), goals["goal"])
@@ -201,3 +202,76 @@ def test_priors_of_the_latent_space(kind: str) -> None:
         assert torch.equal(prior.mean, torch.zeros(4)) and torch.equal(prior.std, torch.ones(4))
     with pytest.raises(rig.ConfigError, match="prior"):
         rig.RIGConfig(prior="nope")  # type: ignore[arg-type]
+
+
+# ---- CC-RIG: the same pipeline with the context-conditioned VAE ------------------------------------
+
+
+def ccrig_smoke(tmp_path: Path, **overrides) -> rig.RIGConfig:
+    cfg = dataclasses.replace(
+        rig.ccrig_smoke_preset(), runs_dir=tmp_path, device="cpu", vae_images=96,
+        vae_fit=FitConfig(num_steps=8, batch_size=32, eval_interval=0, media_interval=0, log_interval=4),
+    )  # fmt: skip
+    return dataclasses.replace(cfg, **overrides)
+
+
+def test_ccrig_smoke_run_writes_its_run_folder(tmp_path: Path) -> None:
+    report = rig.run(ccrig_smoke(tmp_path), progress=False)
+    assert report.parent.name.startswith("ccrig-ColorPush") and "# CC-RIG on ColorPush" in report.read_text()
+    for name in ("final_rollouts.gif", "imagined_goals.png", "vae_reconstruction.png"):
+        assert (report.parent / "media" / name).exists(), name
+    with np.load(report.parent / "checkpoints" / "vae_data.npz") as f:  # (s_t, s_0) pairs of one episode
+        assert f["images"].shape == f["contexts"].shape == (96, 48, 48, 3)
+        assert np.array_equal(f["contexts"][0], f["contexts"][5])  # 6 images per reset share one s_0
+    state = rl_state(report.parent)
+    assert state["counters"]["env_steps"] == 800 and state["counters"]["finetunes"] == 0
+
+
+def test_ccrig_policy_sees_its_episode_context_and_imagines_goals_in_it(tmp_path: Path) -> None:
+    from affordkit.generative import CCVAE
+
+    cfg = ccrig_smoke(tmp_path, replay_capacity=400)
+    torch.manual_seed(0)
+    model = CCVAE(cfg.ccvae).eval()
+    prior = rig.standard_normal_prior(cfg.ccvae.latent_dim)
+    agent = rig.RIGAgent(cfg, model, prior, None, torch.device("cpu"))
+    batch = rig.run_episode_batch(agent)
+    d, c = cfg.ccvae.latent_dim, cfg.ccvae.context_dim
+    latent, goal = batch.fields["latent"], batch.fields["goal_latent"]  # (N, T + 1, d + c)
+    assert latent.shape[-1] == goal.shape[-1] == d + c
+    # z_c is the code of the episode's first image, the same at every step and in the goal
+    contexts = agent.contexts
+    assert contexts is not None
+    z_c = model.context(contexts).numpy()
+    assert np.allclose(latent[:, :, d:], z_c[:, None], atol=1e-6)
+    assert np.allclose(goal[:, :, d:], z_c[:, None], atol=1e-6)
+    first = batch.fields["latent"][:, 0]
+    assert np.allclose(first[:, :d], model.encode_mean(contexts, contexts).numpy(), atol=1e-5)
+    # relabeled prior goals carry the z_c of the transition's own episode
+    rig.run_episode_batch(agent)  # a second set of scenes
+    pos = agent.replay.sample_positions(64, np.random.default_rng(0))
+    goals = agent.prior_goals(pos)
+    own = agent.replay.fields["latent"][agent.replay.slots(pos)][:, d:]
+    assert goals.shape == (64, d + c) and np.array_equal(goals[:, d:], own)
+    assert len(np.unique(own.round(5), axis=0)) > 1  # several scenes in the sample
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(prior="data"), "prior standard"),
+        (dict(finetune_every=400), "frozen"),
+        (dict(observation="state"), "observation='latent'"),
+        (dict(latent_model="nope"), "latent_model"),
+    ],
+)
+def test_ccrig_config_errors(overrides: dict, match: str) -> None:
+    with pytest.raises(rig.ConfigError, match=match):
+        dataclasses.replace(rig.ccrig_preset(), **overrides)
+
+
+def test_ccrig_command_and_its_presets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ccrig", "--preset", "nope"]) == 2
+    assert "known presets: ['default', 'quick', 'smoke']" in capsys.readouterr().err
+    assert rig.preset("ccrig-quick").latent_model == "ccvae"
+    assert rig.preset("ccrig").goal_mix == rig.GoalMix(rollout=0.2, prior=0.5, future=0.3)

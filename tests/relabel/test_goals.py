@@ -95,7 +95,7 @@ def test_relabeled_goals_come_from_the_right_place(plan, capacity, weights, seed
         rng,
         goal_field="goal",
         achieved_field="latent",
-        sample_prior=lambda k: np.full((k, 2), prior_value, dtype=np.float32),
+        prior_goals=lambda pos: np.full((len(pos), 2), prior_value, dtype=np.float32),
     )
     np.testing.assert_array_equal(np.bincount(source, minlength=3), mix.counts(64))
     episode = buffer.fields["episode"][buffer.slots(pos)]
@@ -108,6 +108,28 @@ def test_relabeled_goals_come_from_the_right_place(plan, capacity, weights, seed
         p, end = pos[i], buffer.episode_end_of(pos[i : i + 1])[0]
         later = buffer.fields["latent"][buffer.slots(np.arange(p + 1, end + 1))]
         assert any(np.array_equal(goals[i], z) for z in later), "future goal not from the same episode"
+
+
+def test_prior_goals_are_drawn_for_the_positions_they_label() -> None:
+    # a context-aware prior (CC-RIG, VAL) reads each labeled transition's own episode
+    buffer = make_buffer(120, [(3, 7), (2, 9)])
+    rng = np.random.default_rng(1)
+    pos = buffer.sample_positions(50, rng)
+    seen: list[np.ndarray] = []
+
+    def episode_prior(p: np.ndarray) -> np.ndarray:
+        seen.append(p)
+        episode = buffer.fields["episode"][buffer.slots(p)].astype(np.float32)
+        return np.stack([episode, -np.ones_like(episode)], axis=1)
+
+    goals, source = relabel(
+        buffer, pos, GoalMix(0.2, 0.5, 0.3), rng,
+        goal_field="goal", achieved_field="latent", prior_goals=episode_prior,
+    )  # fmt: skip
+    (asked,) = seen
+    np.testing.assert_array_equal(asked, pos[source == PRIOR])
+    episode = buffer.fields["episode"][buffer.slots(pos)]
+    np.testing.assert_array_equal(goals[source == PRIOR, 0], episode[source == PRIOR])
 
 
 def test_future_goals_cover_next_to_final_observation() -> None:
@@ -133,7 +155,7 @@ def test_rewards_are_recomputed_for_the_new_goal(seed) -> None:
         rng,
         goal_field="goal",
         achieved_field="latent",
-        sample_prior=lambda k: rng.normal(size=(k, 2)).astype(np.float32),
+        prior_goals=lambda pos: rng.normal(size=(len(pos), 2)).astype(np.float32),
     )
     batch = goal_conditioned_batch(buffer, pos, goals, latent_distance, obs_field="latent")
     next_latent = buffer.fields["latent"][buffer.slots(pos + 1)]

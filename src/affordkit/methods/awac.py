@@ -331,7 +331,7 @@ class AWACAgent:
         pos = self.replay.sample_positions(self.cfg.batch_size, self.rng)
         goals, _ = relabel(
             self.replay, pos, self.cfg.goal_mix, self.rng,
-            goal_field="goal", achieved_field="obs", sample_prior=self.sample_prior,
+            goal_field="goal", achieved_field="obs", prior_goals=lambda pos: self.sample_prior(len(pos)),
         )  # fmt: skip
         return self._to_batch(
             goal_conditioned_batch(self.replay, pos, goals, self.reward_fn, obs_field="obs")

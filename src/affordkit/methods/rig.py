@@ -12,8 +12,15 @@ The algorithm box, one function per phase, with artifacts between phases:
 5. ``evaluate``: goals given as images rendered by the env and encoded by the VAE; success and
    final distances measured in the env's state space.
 
+CC-RIG (Nair, Bahl, Khazatsky et al., CoRL 2019) is a configuration of the same pipeline
+(``latent_model = "ccvae"``, presets ``ccrig*``): the VAE data are (s_0, s_t) pairs of one episode,
+the model is the context-conditioned VAE (`affordkit.generative.cc_vae`), the policy sees
+[mu(s_t, s_0), z_c] with z_c = e_0(s_0) of the episode's first image, imagined goals are
+[z_g ~ N(0, I), z_c] (the context of the episode the goal is for, also when relabeling), and the
+encoder stays frozen during RL.
+
 ``run`` wires the phases into a run folder with checkpoints between episodes, so ``--resume``
-continues exactly; `rig_agent.py` holds the state that moves between phases and into checkpoints.
+continues exactly; ``RIGAgent`` holds the state that moves between phases and into checkpoints.
 """
 
 from __future__ import annotations
@@ -44,7 +51,16 @@ from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
 from affordkit.errors import ConfigError
-from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, fitted_prior, standard_normal_prior
+from affordkit.generative import (
+    CCVAE,
+    BetaVAE,
+    CCVAEConfig,
+    FitConfig,
+    VAEConfig,
+    fit,
+    fitted_prior,
+    standard_normal_prior,
+)
 from affordkit.generative.priors import EmpiricalPrior, GoalPrior, prior_from_state_dict
 from affordkit.logging import RunLogger, image_grid, make_run_dir
 from affordkit.loops import checkpoint
@@ -65,6 +81,9 @@ from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
 Features = Any  # observation dict -> (N, d) float32 features the policy sees
 
+LatentModel = BetaVAE | CCVAE
+VAEData = np.ndarray | dict[str, np.ndarray]  # images (N, H, W, 3), or CC-RIG's {"image", "context"}
+LatentModelKind = Literal["vae", "ccvae"]
 PriorKind = Literal["fitted", "standard", "data"]
 ObservationKind = Literal["latent", "state", "pixels"]
 NoiseKind = Literal["ou", "gaussian"]
@@ -80,7 +99,9 @@ class RIGConfig:
     """Seeds data collection, networks, exploration, replay sampling and evaluation."""
     preset: str = "default"
     """Preset the other values start from: ``default`` (100k env steps, the benchmark setting),
-    ``quick`` (30k, minutes) or ``smoke`` (seconds, nothing learned)."""
+    ``quick`` (30k, minutes) or ``smoke`` (seconds, nothing learned); ``ccrig``, ``ccrig-quick``
+    and ``ccrig-smoke`` are the same budgets for CC-RIG (`affordkit ccrig --preset default|quick|
+    smoke`)."""
     image_size: int = 48
     """Observation size: 48 (Skew-Fit and later) or 84 (the original release)."""
     observation: ObservationKind = "latent"
@@ -104,6 +125,17 @@ class RIGConfig:
     (held-out KL 0.04 nats after 2,000 steps), beta 1 kept it. Latent 8 with the spatial broadcast
     decoder: with RIG's decoder and latent 4 the VAE encoded the puck and not the effector on Push
     (docs/methods/rig.md)."""
+    latent_model: LatentModelKind = "vae"
+    """``vae``: RIG's beta-VAE of single images (``vae``); ``ccvae``: CC-RIG's context-conditioned VAE
+    (``ccvae``), trained on (s_0, s_t) pairs of one episode, whose policy input and imagined goals
+    carry the context code z_c of the episode's first image (module docstring). CC-RIG needs
+    ``prior = "standard"`` and ``finetune_every = 0`` (its encoder stays frozen during RL)."""
+    ccvae: CCVAEConfig = field(
+        default_factory=lambda: CCVAEConfig(decoder="broadcast", context_dropout=0.0, beta_end=1.0)
+    )
+    """CC-RIG's model (``latent_model = "ccvae"``): latent 6 and context 4 as CC-RIG's pusher; the
+    broadcast decoder, as RIG's VAE here; no context dropout and beta 1 (CC-RIG ramps 1 -> 50; see
+    docs/methods/ccrig.md for why not here)."""
     vae_fit: FitConfig = field(
         default_factory=lambda: FitConfig(num_steps=3000, eval_interval=1000, media_interval=0)
     )
@@ -153,6 +185,22 @@ class RIGConfig:
             object.__setattr__(self, "finetune_every", 0)
         if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
             object.__setattr__(self, "vae", dataclasses.replace(self.vae, image_size=self.image_size))
+        if self.ccvae.image_size != self.image_size:
+            object.__setattr__(self, "ccvae", dataclasses.replace(self.ccvae, image_size=self.image_size))
+        if self.latent_model not in ("vae", "ccvae"):
+            raise ConfigError(f"latent_model={self.latent_model!r}; accepted values: ['vae', 'ccvae']")
+        if self.latent_model == "ccvae":
+            if self.observation != "latent":
+                raise ConfigError("latent_model='ccvae' is CC-RIG: it needs observation='latent'")
+            if self.prior != "standard":
+                raise ConfigError(
+                    f"latent_model='ccvae' imagines goals [z ~ N(0, I), z_c]: set --prior standard "
+                    f"(got {self.prior!r})"
+                )
+            if self.finetune_every:
+                raise ConfigError(
+                    "latent_model='ccvae' keeps its encoder frozen during RL: set --finetune-every 0"
+                )
         for name in ("vae_images", "num_envs", "env_steps", "replay_capacity", "eval_episodes", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
@@ -209,7 +257,39 @@ def smoke_preset() -> RIGConfig:
     )
 
 
-PRESETS = {"default": default_preset, "quick": quick_preset, "smoke": smoke_preset}
+def _as_ccrig(cfg: RIGConfig, name: str) -> RIGConfig:
+    """CC-RIG's settings on top of a RIG preset: ColorPush, the context-conditioned VAE, goals
+    z ~ N(0, I) joined to z_c, relabeling rollout / prior / future 0.2 / 0.5 / 0.3 (CC-RIG), the
+    encoder frozen during RL."""
+    return dataclasses.replace(
+        cfg, preset=name, env="ColorPush", latent_model="ccvae", prior="standard",
+        goal_mix=GoalMix(rollout=0.2, prior=0.5, future=0.3), finetune_every=0,
+    )  # fmt: skip
+
+
+def ccrig_preset() -> RIGConfig:
+    """CC-RIG on ColorPush at 48x48, 100k env steps: the benchmark setting."""
+    return _as_ccrig(default_preset(), "ccrig")
+
+
+def ccrig_quick_preset() -> RIGConfig:
+    """CC-RIG in a few minutes: the ``quick`` preset's budget."""
+    return _as_ccrig(quick_preset(), "ccrig-quick")
+
+
+def ccrig_smoke_preset() -> RIGConfig:
+    """CC-RIG in seconds: every phase runs, nothing is learned."""
+    return _as_ccrig(smoke_preset(), "ccrig-smoke")
+
+
+PRESETS = {
+    "default": default_preset,
+    "quick": quick_preset,
+    "smoke": smoke_preset,
+    "ccrig": ccrig_preset,
+    "ccrig-quick": ccrig_quick_preset,
+    "ccrig-smoke": ccrig_smoke_preset,
+}
 
 
 def preset(name: str) -> RIGConfig:
@@ -220,8 +300,11 @@ def preset(name: str) -> RIGConfig:
 
 # ------------------------------------------------------------------------------------------ helpers
 def method_name(cfg: RIGConfig) -> str:
-    """``rig`` for RIG, ``her-state`` / ``her-pixels`` for the baselines (run folders, reports)."""
-    return "rig" if cfg.observation == "latent" else f"her-{cfg.observation}"
+    """``rig`` for RIG, ``ccrig`` for CC-RIG, ``her-state`` / ``her-pixels`` for the baselines (run
+    folders, reports)."""
+    if cfg.observation != "latent":
+        return f"her-{cfg.observation}"
+    return "ccrig" if cfg.latent_model == "ccvae" else "rig"
 
 
 def encoder(vae: BetaVAE) -> Any:
@@ -233,28 +316,64 @@ def encoder(vae: BetaVAE) -> Any:
     return encode
 
 
+def context_encoder(model: CCVAE) -> Any:
+    """CC-RIG's encoding of uint8 images (B, H, W, 3) with their episodes' first images (B, H, W, 3):
+    float32 [mu(s_t, s_0), z_c] (B, latent_dim + context_dim) as NumPy."""
+
+    def encode(images: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+        mu = model.encode_mean(images, contexts)
+        return torch.cat([mu, model.context(contexts)], dim=1).float().cpu().numpy()
+
+    return encode
+
+
+def make_latent_model(cfg: RIGConfig, device: torch.device) -> LatentModel:
+    model: LatentModel = CCVAE(cfg.ccvae) if cfg.latent_model == "ccvae" else BetaVAE(cfg.vae)
+    return model.to(device)
+
+
+def policy_latent_dim(cfg: RIGConfig) -> int:
+    """Size of the latent the policy sees (and of its goals)."""
+    if cfg.latent_model == "ccvae":
+        return cfg.ccvae.latent_dim + cfg.ccvae.context_dim
+    return cfg.vae.latent_dim
+
+
 # ------------------------------------------------------------------------------------- phase 1-3
-def collect_vae_data(cfg: RIGConfig) -> np.ndarray:
+def collect_vae_data(cfg: RIGConfig) -> VAEData:
     """``vae_images`` images (N, H, W, 3) uint8 from random actions after resetting the env to
-    random goal states, as the original RIG collected its VAE data."""
+    random goal states, as the original RIG collected its VAE data. For CC-RIG the same images,
+    each with its episode's first image (the context s_0, taken at the reset, before the move to
+    the goal state; the scene's appearance stays): {"image": s_t, "context": s_0}."""
     per_reset = cfg.vae_random_steps + 1
     num_envs = max(1, -(-cfg.vae_images // per_reset))
     env = make_vector_env(cfg.env, num_envs, autoreset_mode="disabled", image_size=cfg.image_size)
     rng = np.random.default_rng(cfg.seed + 1)
     obs, _ = env.reset(seed=cfg.seed + 1_000_000)
+    first = obs[IMAGE]
     obs = env.set_state(obs[DESIRED_GOAL])  # a random goal state of each table
     images = [obs[IMAGE]]
     for _ in range(cfg.vae_random_steps):
         obs, *_ = env.step(rng.uniform(-1, 1, size=(num_envs, 2)))
         images.append(obs[IMAGE])
-    return np.stack(images, axis=1).reshape(-1, *images[0].shape[1:])[: cfg.vae_images]
+    env.close()
+    flat = np.stack(images, axis=1).reshape(-1, *first.shape[1:])[: cfg.vae_images]
+    if cfg.latent_model != "ccvae":
+        return flat
+    contexts = np.repeat(first, per_reset, axis=0)[: cfg.vae_images]
+    return {"image": flat, "context": contexts}
+
+
+def vae_images(data: VAEData) -> np.ndarray:
+    """The s_t images of the VAE data (N, H, W, 3)."""
+    return data["image"] if isinstance(data, dict) else data
 
 
 def train_vae(
-    cfg: RIGConfig, images: np.ndarray, logger: RunLogger | None, progress: bool, device: torch.device
-) -> tuple[BetaVAE, dict[str, Any]]:
+    cfg: RIGConfig, images: VAEData, logger: RunLogger | None, progress: bool, device: torch.device
+) -> tuple[LatentModel, dict[str, Any]]:
     torch.manual_seed(cfg.seed)
-    vae = BetaVAE(cfg.vae).to(device)
+    vae = make_latent_model(cfg, device)
     fit_cfg = dataclasses.replace(cfg.vae_fit, seed=cfg.seed, device=str(device))
     summary = fit(vae, images, fit_cfg, logger=logger, progress=progress)
     return vae, summary
@@ -273,9 +392,11 @@ def goal_state_bank(cfg: RIGConfig, n: int = 10_000) -> EmpiricalPrior:
     return EmpiricalPrior(torch.from_numpy(np.concatenate(goals)[:n]))
 
 
-def make_prior(cfg: RIGConfig, vae: BetaVAE, images: np.ndarray) -> GoalPrior:
+def make_prior(cfg: RIGConfig, vae: LatentModel, images: VAEData) -> GoalPrior:
+    """The goal prior; for CC-RIG the prior of z_g alone (z_c is joined per episode)."""
     if cfg.prior == "standard":
-        return standard_normal_prior(cfg.vae.latent_dim)
+        return standard_normal_prior(vae.config.latent_dim)
+    assert isinstance(vae, BetaVAE) and isinstance(images, np.ndarray)  # RIGConfig checks
     encodings = vae.encode_mean(images).float().cpu()
     return EmpiricalPrior(encodings) if cfg.prior == "data" else fitted_prior(encodings)
 
@@ -301,9 +422,9 @@ class RIGAgent:
     def __init__(
         self,
         cfg: RIGConfig,
-        vae: BetaVAE | None,
+        vae: LatentModel | None,
         prior: GoalPrior,
-        vae_data: np.ndarray | None,
+        vae_data: VAEData | None,
         device: torch.device,
     ):
         self.cfg, self.vae, self.prior, self.vae_data, self.device = cfg, vae, prior, vae_data, device
@@ -315,12 +436,19 @@ class RIGAgent:
         size = cfg.image_size
         network: Any = None
         dtype: Any = np.float32
+        self.contexts: np.ndarray | None = None  # CC-RIG: first image of every table's episode
+        self.context_codes: np.ndarray | None = None  # CC-RIG: their z_c (N, context_dim)
         if cfg.observation == "latent":
             if vae is None:
                 raise ConfigError("observation='latent' needs a VAE")
-            self.encode = encoder(vae)
-            self.features: Features = lambda obs: self.encode(obs[IMAGE])
-            d = cfg.vae.latent_dim
+            if isinstance(vae, CCVAE):
+                encode_pair = context_encoder(vae)
+                self.encode: Any = lambda images, contexts: encode_pair(images, contexts)
+            else:
+                encode_image = encoder(vae)
+                self.encode = lambda images, contexts=None: encode_image(images)
+            self.features: Features = lambda obs: self.encode(obs[IMAGE], self.contexts)
+            d = policy_latent_dim(cfg)
         elif cfg.observation == "state":  # the oracle: true positions, no images stored
             self.features = lambda obs: np.asarray(obs[STATE], dtype=np.float32)
             d = state_dim
@@ -368,8 +496,25 @@ class RIGAgent:
     def sample_prior(self, n: int) -> np.ndarray:
         return self.prior.sample(n, self.prior_generator).float().numpy()
 
-    def sample_prior_images(self, n: int) -> dict[str, np.ndarray]:
+    def prior_goals(self, positions: np.ndarray) -> np.ndarray:
+        """Imagined goals for the transitions at replay ``positions``: prior samples, joined for
+        CC-RIG to the context code z_c of each transition's own episode (stored with its latent)."""
+        z = self.sample_prior(len(positions))
+        if self.cfg.latent_model != "ccvae":
+            return z
+        latent = self.replay.fields["latent"][self.replay.slots(positions)]
+        return np.concatenate([z, latent[:, self.cfg.ccvae.latent_dim :]], axis=1)
+
+    def start_episodes(self, obs: dict[str, np.ndarray]) -> None:
+        """CC-RIG: the reset images are every table's context for the episode."""
+        if self.cfg.latent_model == "ccvae":
+            assert isinstance(self.vae, CCVAE)
+            self.contexts = obs[IMAGE].copy()
+            self.context_codes = self.vae.context(self.contexts).float().cpu().numpy()
+
+    def prior_goal_images(self, positions: np.ndarray) -> dict[str, np.ndarray]:
         """Pixel baseline: prior goal states and their images, rendered in chunks."""
+        n = len(positions)
         states = self.sample_prior(n)
         k = self.goal_renderer.num_envs
         images = [self.goal_renderer.render_goal(_pad(states[i : i + k], k))[: len(states[i : i + k])]
@@ -383,6 +528,8 @@ class RIGAgent:
         if self.cfg.observation == "pixels":
             goal_state = np.asarray(obs[DESIRED_GOAL], dtype=np.float32)
             return {"goal_latent": self.env.render_goal().reshape(n, -1), "goal_state": goal_state}
+        if self.context_codes is not None:  # CC-RIG: [z_g ~ prior, z_c of the table's scene]
+            return {"goal_latent": np.concatenate([self.sample_prior(n), self.context_codes], axis=1)}
         return {"goal_latent": self.sample_prior(n)}
 
     def policy_input(self, latent: np.ndarray, goal: np.ndarray) -> torch.Tensor:
@@ -398,7 +545,7 @@ class RIGAgent:
             return self._pixel_batch(pos)
         goals, _ = relabel(
             self.replay, pos, self.cfg.goal_mix, self.rng,
-            goal_field="goal_latent", achieved_field="latent", sample_prior=self.sample_prior,
+            goal_field="goal_latent", achieved_field="latent", prior_goals=self.prior_goals,
         )  # fmt: skip
         arrays = goal_conditioned_batch(self.replay, pos, goals, latent_distance, obs_field="latent")
         t = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
@@ -412,7 +559,7 @@ class RIGAgent:
         goals, _ = relabel_fields(
             self.replay, pos, self.cfg.goal_mix, self.rng,
             pairs={"goal": ("goal_latent", "latent"), "goal_state": ("goal_state", "state")},
-            sample_prior=self.sample_prior_images,
+            prior_goals=self.prior_goal_images,
         )  # fmt: skip
         slots, next_slots = self.replay.slots(pos), self.replay.slots(pos + 1)
         image = self.replay.fields["latent"]
@@ -467,6 +614,7 @@ def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
     metrics: dict[str, torch.Tensor] = {}
 
     def on_reset(obs: dict[str, np.ndarray]) -> None:
+        agent.start_episodes(obs)
         goals.update(agent.exploration_goals(obs))
         agent.noise.reset(np.ones(n, dtype=bool))
 
@@ -505,7 +653,8 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
     """Train the VAE further on replay images mixed 1:1 with the pre-training data, then re-encode
     every stored latent (and refit the fitted prior): the latents must match the new encoder."""
     cfg, c = agent.cfg, agent.counters
-    assert agent.vae is not None and agent.vae_data is not None, "fine-tuning needs the VAE"
+    # RIGConfig allows fine-tuning for RIG's VAE only (CC-RIG's encoder stays frozen)
+    assert isinstance(agent.vae, BetaVAE) and isinstance(agent.vae_data, np.ndarray), "needs RIG's VAE"
     used = min(agent.replay.total, agent.replay.capacity)
     rng = np.random.default_rng(cfg.seed + 10_000 + c.finetunes)
     take = min(used, len(agent.vae_data))
@@ -535,11 +684,22 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
 # ---------------------------------------------------------------------------------------- phase 5
 def evaluate(agent: RIGAgent, episodes: int, seed: int, record: bool = False) -> EvalResult:
     """Goals as images: the env renders each episode's goal state, the VAE encodes it (the state
-    oracle is given the goal state itself)."""
+    oracle is given the goal state itself). CC-RIG encodes the observations and the goal image
+    with the episode's first observation as their context."""
     cfg = agent.cfg
     env = make_vector_env(cfg.env, episodes, autoreset_mode="disabled", image_size=cfg.image_size)
 
     def policy_for_goals(goal_images: np.ndarray, goal_states: np.ndarray) -> Any:
+        if cfg.latent_model == "ccvae":
+            context: dict[str, np.ndarray] = {}
+
+            def in_context(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
+                if t == 0:  # the first observation of the episode is its context
+                    context["image"] = obs[IMAGE].copy()
+                    context["goal"] = agent.encode(goal_images, context["image"])
+                return agent.act(agent.encode(obs[IMAGE], context["image"]), context["goal"])
+
+            return in_context
         if cfg.observation == "state":
             goal = agent.features({STATE: goal_states})
         else:  # the policy sees the goal image alone
@@ -577,7 +737,9 @@ def load_run_config(run_dir: Path) -> RIGConfig:
 
 
 def config_from_dict(raw: dict[str, Any]) -> RIGConfig:
-    nested = {"vae": VAEConfig, "vae_fit": FitConfig, "td3": TD3Config, "goal_mix": GoalMix}
+    nested = {
+        "vae": VAEConfig, "ccvae": CCVAEConfig, "vae_fit": FitConfig, "td3": TD3Config, "goal_mix": GoalMix,
+    }  # fmt: skip
     values: dict[str, Any] = {}
     for f in dataclasses.fields(RIGConfig):
         if f.name not in raw:
@@ -619,40 +781,63 @@ class _StopRequest:
 
 def prepare_latent_space(
     cfg: RIGConfig, run_dir: Path, logger: RunLogger, progress: bool, device: torch.device
-) -> tuple[BetaVAE | None, GoalPrior, np.ndarray | None]:
+) -> tuple[LatentModel | None, GoalPrior, VAEData | None]:
     """Phases 1-3, each skipped when its artifact is already in the run folder. The state oracle
     has no VAE: its prior is the env's goal distribution (recomputed from the seed on resume)."""
     if cfg.observation != "latent":
         return None, goal_state_bank(cfg), None
     folder = run_dir / ARTIFACTS
     data_path, vae_path = folder / "vae_data.npz", folder / "vae.pt"
+    data: VAEData
     if data_path.exists():
         with np.load(data_path) as f:
-            images = f["images"]
+            data = {"image": f["images"], "context": f["contexts"]} if "contexts" in f else f["images"]
     else:
-        images = collect_vae_data(cfg)
-        atomic.save_npz(data_path, images=images)
+        data = collect_vae_data(cfg)
+        if isinstance(data, dict):
+            atomic.save_npz(data_path, images=data["image"], contexts=data["context"])
+        else:
+            atomic.save_npz(data_path, images=data)
     if vae_path.exists():
         state, _ = checkpoint.load(vae_path, with_replay=False)
-        vae = BetaVAE(cfg.vae).to(device)
+        vae = make_latent_model(cfg, device)
         vae.load_state_dict(state["vae"])
         vae.eval()
         prior = prior_from_state_dict(state["prior"])
     else:
-        vae, summary = train_vae(cfg, images, logger, progress, device)
-        prior = make_prior(cfg, vae, images)
+        vae, summary = train_vae(cfg, data, logger, progress, device)
+        if isinstance(vae, CCVAE) and cfg.ccvae.context_dropout > 0:
+            assert isinstance(data, dict)
+            spread = vae.recalibrate_context_norm(data["context"][:: cfg.vae_random_steps + 1])
+            logger.log(0, {f"ccvae/context_spread_{k.split('_')[1]}": v for k, v in spread.items()})
+        vae.eval()
+        prior = make_prior(cfg, vae, data)
         checkpoint.save(
             vae_path, {"vae": vae.state_dict(), "prior": prior.state_dict(), "summary": summary["heldout"]}
         )
-        media = vae.media(images[-64:])
-        for name, image in media.items():
-            logger.log_image(f"vae_{name}", image)
-        imagined = vae.decode(prior.sample(32, torch.Generator().manual_seed(cfg.seed)).to(device))
-        logger.log_image(
-            "imagined_goals",
-            image_grid(to_uint8_images(imagined).reshape(4, 8, *images.shape[1:]), upscale=2),
-        )
-    return vae, prior, images
+        _log_latent_media(cfg, vae, prior, data, logger)
+    return vae, prior, data
+
+
+def _log_latent_media(
+    cfg: RIGConfig, vae: LatentModel, prior: GoalPrior, data: VAEData, logger: RunLogger
+) -> None:
+    """Reconstructions and imagined goals (decoded prior samples; for CC-RIG, beside the context
+    images whose z_c they are joined to) in the run's media folder."""
+    if isinstance(vae, CCVAE):
+        assert isinstance(data, dict)
+        first = np.arange(0, len(data["context"]), cfg.vae_random_steps + 1)[-8:]  # 8 scenes
+        media = vae.media({"image": data["image"][first], "context": data["context"][first]}, num_goals=4)
+        logger.log_image("vae_reconstruction", media["reconstruction"])
+        logger.log_image("imagined_goals", media["imagined_goals"])
+        return
+    images = vae_images(data)
+    for name, image in vae.media(images[-64:]).items():
+        logger.log_image(f"vae_{name}", image)
+    imagined = vae.decode(prior.sample(32, torch.Generator().manual_seed(cfg.seed)).to(vae.device))
+    logger.log_image(
+        "imagined_goals", image_grid(to_uint8_images(imagined).reshape(4, 8, *images.shape[1:]), upscale=2)
+    )
 
 
 def run(
@@ -746,9 +931,13 @@ def _write_gif(path: Path, agent: RIGAgent, result: EvalResult, episodes: int = 
     assert result.frames is not None and result.goal_images is not None and agent.vae is not None
     frames = result.frames[:, :episodes]  # (T + 1, E, H, W, 3)
     t, e = frames.shape[:2]
-    decoded = to_uint8_images(
-        agent.vae.decode(agent.vae.encode_mean(frames.reshape(t * e, *frames.shape[2:])))
-    )
+    flat = frames.reshape(t * e, *frames.shape[2:])
+    if isinstance(agent.vae, CCVAE):  # every frame in the context of its episode's first frame
+        contexts = np.broadcast_to(frames[:1], frames.shape).reshape(flat.shape)
+        z_c = agent.vae.context(contexts)
+        decoded = to_uint8_images(agent.vae.decode(agent.vae.encode_mean(flat, contexts), z_c))
+    else:
+        decoded = to_uint8_images(agent.vae.decode(agent.vae.encode_mean(flat)))
     decoded = decoded.reshape(t, e, *frames.shape[2:])
     goals = np.broadcast_to(result.goal_images[None, :episodes], frames.shape)
     grids = [image_grid(np.stack([frames[i], goals[i], decoded[i]], axis=1), upscale=3) for i in range(t)]
@@ -790,6 +979,7 @@ def _plot_curves(run_dir: Path) -> Path | None:
 
 
 TITLES = {
+    "ccrig": "CC-RIG",
     "latent": "RIG",
     "state": "TD3 + HER on the true state (oracle)",
     "pixels": "TD3 + HER on raw pixels",
@@ -806,7 +996,7 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
     metrics = final.metrics("")
     curves = _plot_curves(run_dir)
     lines = [
-        f"# {TITLES[cfg.observation]} on {cfg.env}",
+        f"# {TITLES['ccrig' if cfg.latent_model == 'ccvae' else cfg.observation]} on {cfg.env}",
         "",
         f"Preset `{cfg.preset}`, seed {cfg.seed}, {cfg.image_size}x{cfg.image_size} images, "
         f"{c.env_steps:,} env steps, {c.updates:,} gradient steps, {c.finetunes} VAE fine-tuning rounds.",
@@ -824,12 +1014,19 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
         path = run_dir / "report.md"
         atomic.write_text(path, "\n".join(lines) + "\n")
         return path
+    imagined = (
+        "CC-VAE: rows of contexts s_0, their context-decoder images, images s_t and their "
+        "reconstructions; then imagined goals (top row: contexts; below, each row one z ~ N(0, I) "
+        "joined to every column's z_c and decoded):"
+        if cfg.latent_model == "ccvae"
+        else "VAE: reconstructions and imagined goals (decoded prior samples):"
+    )
     lines += [
         "Rollouts (observation | goal image | decoded current latent):",
         "",
         "![rollouts](media/final_rollouts.gif)",
         "",
-        "VAE: reconstructions and imagined goals (decoded prior samples):",
+        imagined,
         "",
     ]
     for name in sorted(p.name for p in (run_dir / "media").glob("vae_*.png")):
@@ -845,9 +1042,9 @@ def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
     cfg = load_run_config(run_dir)
     device = resolve_device(cfg.device)
     rl_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "rl", with_replay=False)
-    vae: BetaVAE | None = None
+    vae: LatentModel | None = None
     if cfg.observation == "latent":
-        vae = BetaVAE(cfg.vae).to(device)
+        vae = make_latent_model(cfg, device)
         vae.load_state_dict(rl_state["vae"])
         vae.eval()
     prior = prior_from_state_dict(rl_state["prior"])

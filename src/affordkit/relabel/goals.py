@@ -6,8 +6,9 @@ Contract. Given transitions at absolute replay positions ``p`` (see `affordkit.d
 - ``future`` goals are achieved observations later in the same episode: the field
   ``achieved_field`` at a position drawn uniformly from p + 1 .. episode_end[p] (so the next
   observation is a possible future goal, and nothing past the episode's final observation is);
-- ``prior`` goals are drawn by an injected sampler (RIG: the VAE prior; CC-RIG: the prior joined to
-  the context latent; VAL: the affordance model).
+- ``prior`` goals are drawn by an injected sampler, given the positions of the transitions they are
+  for (RIG: the VAE prior, which ignores them; CC-RIG: the prior joined to the context latent of
+  each transition's episode; VAL: the affordance model conditioned on the episode's first latent).
 
 Exact counts: for a batch of n, each source gets floor(n * fraction) goals and the remainders go
 to the sources with the largest fractional parts, so the fractions hold per batch, not just on
@@ -77,11 +78,12 @@ def relabel_fields(
     rng: np.random.Generator,
     *,
     pairs: Mapping[str, tuple[str, str]],
-    sample_prior: Callable[[int], Mapping[str, np.ndarray]] | None,
+    prior_goals: Callable[[np.ndarray], Mapping[str, np.ndarray]] | None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Several views of the same relabeled goals: ``pairs`` maps a name to (goal field, achieved
     field), and every view takes its goal from the same source and position (a goal image and its
-    true state, say). ``sample_prior(k)`` returns k prior goals for every name.
+    true state, say). ``prior_goals(p)`` returns, for every name, one prior goal per position in
+    ``p`` (k,), the transitions that receive prior goals.
 
     Returns:
         the goals per name (n, ...) in their fields' dtype, and the source of each goal (n,) int8
@@ -94,9 +96,9 @@ def relabel_fields(
     r, p, f = source == ROLLOUT, source == PRIOR, source == FUTURE
     prior: Mapping[str, np.ndarray] = {}
     if counts[PRIOR]:
-        if sample_prior is None:
+        if prior_goals is None:
             raise ConfigError(f"{mix} draws prior goals, but no prior sampler was given")
-        prior = sample_prior(int(counts[PRIOR]))
+        prior = prior_goals(positions[p])
     later = (
         future_positions(positions[f], buffer.episode_end_of(positions[f]), rng) if counts[FUTURE] else None
     )
@@ -121,7 +123,7 @@ def relabel(
     *,
     goal_field: str,
     achieved_field: str,
-    sample_prior: Callable[[int], np.ndarray],
+    prior_goals: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Goals for the transitions at ``positions``: one view of :func:`relabel_fields`.
 
@@ -132,6 +134,6 @@ def relabel(
     goals, source = relabel_fields(
         buffer, positions, mix, rng,
         pairs={"goal": (goal_field, achieved_field)},
-        sample_prior=lambda k: {"goal": sample_prior(k)},
+        prior_goals=lambda pos: {"goal": prior_goals(pos)},
     )  # fmt: skip
     return goals["goal"].astype(np.float32, copy=False), source
