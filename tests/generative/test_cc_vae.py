@@ -123,6 +123,41 @@ def test_context_is_deterministic_in_eval_mode_and_independent_of_the_state(size
     assert not torch.allclose(model.encode_mean(state, context), model.encode_mean(state, context[::-1]))
 
 
+def test_recalibrate_context_norm_sets_exact_dropout_free_statistics() -> None:
+    model = make_model(48, context_dropout=0.5)
+    fit_steps(model, pairs(16), num_steps=3)  # running statistics of dropout-noisy codes
+    model.train()
+    norm = model.context_encoder.norm
+    norm.running_mean.fill_(5.0)  # far from anything the codes give
+    norm.running_var.fill_(100.0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    context = images(7, 48, seed=5)
+    out = model.recalibrate_context_norm(context, batch_size=3)  # three chunks
+    assert set(out) == {"spread_before", "spread_after"} and out["spread_after"] > out["spread_before"]
+    assert model.training  # the mode is restored
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, state[k])}
+    assert changed == {"context_encoder.norm.running_mean", "context_encoder.norm.running_var"}
+    # the running statistics are those of the pre-norm codes without dropout (eval mode) ...
+    model.eval()
+    with torch.no_grad():
+        encoder = model.context_encoder
+        codes = encoder.linear(encoder.conv(model.images(context))).double()
+    assert torch.allclose(norm.running_mean.double(), codes.mean(0), atol=1e-5)
+    assert torch.allclose(norm.running_var.double(), codes.var(0), rtol=1e-4)
+    # ... so eval-mode z_c over those images is standardised, up to BatchNorm's affine map
+    z_c = model.context(context)
+    standard = (z_c - norm.bias) / norm.weight
+    assert torch.allclose(standard.mean(0), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(standard.var(0), torch.ones(4), rtol=1e-3)
+    # one pass over all the images at once gives the same statistics as chunks
+    again = make_model(48, context_dropout=0.5)
+    again.load_state_dict(state)
+    again.recalibrate_context_norm(context)
+    assert torch.allclose(again.context_encoder.norm.running_var, norm.running_var)
+    with pytest.raises(ConfigError):
+        model.recalibrate_context_norm(context[:1])
+
+
 # ------------------------------------------------------------------------------ gradient routing
 GROUPS = {
     "state_encoder": ("encoder.", "mu_head.", "logvar_head."),

@@ -91,7 +91,8 @@ class CCVAEConfig:
     yet; 1,024 ColorPush pairs, 3,000 steps of 32, seed 0): z_c's spread over images was 0.09 in
     eval mode against 0.8 in training, and the eval-mode context decoder drew no object; with 0 the
     same run drew the right colour in every held-out image (pixel MSE about 10 times below the mean
-    image's)."""
+    image's). :meth:`CCVAE.recalibrate_context_norm` re-estimates the statistics without dropout
+    after training (benchmarks/ccrig_consistency.py measures both remedies)."""
     reconstruction: Reconstruction = "bernoulli"
     """Likelihood of both decoders: ``bernoulli`` (BCE on logits) or ``gaussian`` with identity
     variance (half the squared error), as in :class:`~affordkit.generative.VAEConfig`."""
@@ -223,6 +224,41 @@ class CCVAE(nn.Module):
             batch_size,
         )
         return torch.cat(chunks) if chunks else torch.zeros(0, self.config.latent_dim, device=self.device)
+
+    @torch.no_grad()
+    def recalibrate_context_norm(self, context_images: Images, batch_size: int = 1024) -> dict[str, float]:
+        """Replace the running mean and variance of the context encoder's BatchNorm by the exact
+        statistics of its inputs over ``context_images`` (at least 2) computed without dropout,
+        the way eval mode computes them: after training with ``context_dropout`` > 0 the running
+        statistics describe codes made noisy by the dropout, whose variance is larger than that of
+        the clean codes eval mode feeds it, so eval-mode z_c shrinks towards the mean (see
+        ``CCVAEConfig.context_dropout``). Re-estimating normalisation statistics on the deployed
+        (dropout-free) features after training is the usual remedy for this "variance shift" of
+        dropout before BatchNorm (Li et al., CVPR 2019). Call it once after training, with the
+        training contexts s_0; nothing else changes. The variance is unbiased, as BatchNorm's
+        running variance. Returns the spread (standard deviation over the images, averaged over
+        the context dimensions) of eval-mode z_c before (``spread_before``) and after
+        (``spread_after``)."""
+        if len(context_images) < 2:
+            raise ConfigError(f"{len(context_images)} context images: need at least 2 to estimate a variance")
+        before = self.context(context_images, batch_size)
+        encoder = self.context_encoder
+        codes = torch.cat(
+            self._in_eval(
+                lambda i: encoder.linear(encoder.conv(self.images(context_images[i : i + batch_size]))),
+                len(context_images),
+                batch_size,
+            )
+        ).double()  # (B, context_dim), pre-norm; double for the sums over many images
+        mean, var = encoder.norm.running_mean, encoder.norm.running_var
+        assert mean is not None and var is not None  # track_running_stats is on
+        mean.copy_(codes.mean(0).to(mean.dtype))
+        var.copy_(codes.var(0, unbiased=True).to(var.dtype))
+        after = self.context(context_images, batch_size)
+        return {
+            "spread_before": float(before.std(0).mean().item()),
+            "spread_after": float(after.std(0).mean().item()),
+        }
 
     # ---------------------------------------------------------------------------------- training
     def current_beta(self) -> Tensor:
