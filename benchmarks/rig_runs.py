@@ -1,6 +1,7 @@
-"""Summarise finished `affordkit rig` run folders into one results file: each run's command,
-commit, preset and VAE settings (from its config.json) and its evaluation curve and final numbers
-(from its metrics.csv). For single runs kept as evidence until the five-seed benchmark exists.
+"""Summarise finished `affordkit rig` (and `affordkit ccrig`) run folders into one results file:
+each run's command, commit, preset and VAE settings (from its config.json) and its evaluation
+curve and final numbers (from its metrics.csv). For single runs kept as evidence until the
+five-seed benchmark exists.
 
     python benchmarks/rig_runs.py RUN_DIR [RUN_DIR ...] --out rig_runs
 """
@@ -39,7 +40,12 @@ def summarise(run_dir: Path) -> dict[str, Any]:
         "dirty": config["git_dirty"],
         "preset": cfg["preset"],
         "env_steps": cfg["env_steps"],
+        "latent_model": cfg.get("latent_model", "vae"),
         "vae": {k: cfg["vae"].get(k) for k in ("latent_dim", "beta", "decoder", "reconstruction")},
+        "ccvae": {
+            k: cfg.get("ccvae", {}).get(k)
+            for k in ("latent_dim", "context_dim", "beta_end", "decoder", "context_dropout")
+        },
         "observation": cfg.get("observation", "latent"),
         "prior": cfg.get("prior", "fitted"),
         "steps_done": int(curve[-1]["step"]) if curve else 0,
@@ -75,6 +81,12 @@ def main() -> None:
             if r["observation"] == "latent"
             else f"baseline: observation {r['observation']}"
         )
+        if r["latent_model"] == "ccvae":
+            cc = r["ccvae"]
+            what = (
+                f"CC-VAE latent {cc['latent_dim']}, context {cc['context_dim']}, beta {cc['beta_end']}, "
+                f"decoder {cc['decoder']}, context dropout {cc['context_dropout']}, prior {r['prior']}"
+            )
         lines += [
             f"## {r['env']}, preset {r['preset']}, seed {r['seed']}: {what}",
             "",
