@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from affordkit.errors import ConfigError
-from affordkit.generative.vae import DecoderKind, Reconstruction, Reduction
+from affordkit.generative.vae import DecoderKind, Reconstruction, Reduction, check_likelihood_fields
 from affordkit.logging import image_grid
 from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
@@ -126,16 +126,7 @@ class CCVAEConfig:
             raise ConfigError(f"beta_ramp_steps={self.beta_ramp_steps!r}: expected an integer >= 0")
         if not 0 <= self.context_dropout < 1:
             raise ConfigError(f"context_dropout={self.context_dropout!r}: expected in [0, 1)")
-        if self.reconstruction not in ("gaussian", "bernoulli"):
-            raise ConfigError(
-                f"reconstruction={self.reconstruction!r}; accepted values: ['gaussian', 'bernoulli']"
-            )
-        if self.reduction not in ("sum", "mean"):
-            raise ConfigError(f"reduction={self.reduction!r}; accepted values: ['sum', 'mean']")
-        if self.decoder not in ("rig", "broadcast"):
-            raise ConfigError(f"decoder={self.decoder!r}; accepted values: ['rig', 'broadcast']")
-        if not 0 < self.min_variance < 1:
-            raise ConfigError(f"min_variance={self.min_variance!r}: expected in (0, 1)")
+        check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
 
 
 class ContextEncoder(nn.Module):

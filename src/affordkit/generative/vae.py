@@ -98,16 +98,20 @@ class VAEConfig:
             raise ConfigError(f"beta={self.beta!r}: expected >= 0")
         if not isinstance(self.beta_warmup_steps, int) or self.beta_warmup_steps < 0:
             raise ConfigError(f"beta_warmup_steps={self.beta_warmup_steps!r}: expected an integer >= 0")
-        if self.reconstruction not in ("gaussian", "bernoulli"):
-            raise ConfigError(
-                f"reconstruction={self.reconstruction!r}; accepted values: ['gaussian', 'bernoulli']"
-            )
-        if self.decoder not in ("rig", "broadcast"):
-            raise ConfigError(f"decoder={self.decoder!r}; accepted values: ['rig', 'broadcast']")
-        if self.reduction not in ("sum", "mean"):
-            raise ConfigError(f"reduction={self.reduction!r}; accepted values: ['sum', 'mean']")
-        if not 0 < self.min_variance < 1:
-            raise ConfigError(f"min_variance={self.min_variance!r}: expected in (0, 1)")
+        check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
+
+
+def check_likelihood_fields(reconstruction: str, reduction: str, decoder: str, min_variance: float) -> None:
+    """The decoder and likelihood settings that the VAEs of this package share (ConfigError naming
+    the accepted values)."""
+    if reconstruction not in ("gaussian", "bernoulli"):
+        raise ConfigError(f"reconstruction={reconstruction!r}; accepted values: ['gaussian', 'bernoulli']")
+    if reduction not in ("sum", "mean"):
+        raise ConfigError(f"reduction={reduction!r}; accepted values: ['sum', 'mean']")
+    if decoder not in ("rig", "broadcast"):
+        raise ConfigError(f"decoder={decoder!r}; accepted values: ['rig', 'broadcast']")
+    if not 0 < min_variance < 1:
+        raise ConfigError(f"min_variance={min_variance!r}: expected in (0, 1)")
 
 
 class BetaVAE(nn.Module):
