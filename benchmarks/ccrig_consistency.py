@@ -110,6 +110,10 @@ class Episodes:
     pairs: dict[str, np.ndarray] | None = None
 
 
+RATES = ("consistent", "color", "shape", "no_object", "color_if_found", "shape_if_found")
+"""The per-model fractions of imagined goals the results report, in table order."""
+
+
 def collect(num_episodes: int, env_seed: int, rng_seed: int, with_pairs: bool) -> Episodes:
     env = make_vector_env(ENV, num_episodes, autoreset_mode="disabled", image_size=IMAGE_SIZE)
     obs, _ = env.reset(seed=env_seed)  # episode i: env seed env_seed + i
@@ -442,17 +446,7 @@ def report(
                 f"| {m['shape']:.3f} | {m['no_object']:.3f} | {m['color_if_found']:.3f} "
                 f"| {m['shape_if_found']:.3f} | {m['goal_spread']:.1f} |"
             )
-        cells = [
-            mean_sd([r["variants"][key][c] for r in per_seed])
-            for c in (
-                "consistent",
-                "color",
-                "shape",
-                "no_object",
-                "color_if_found",
-                "shape_if_found",
-            )
-        ]
+        cells = [mean_sd([r["variants"][key][c] for r in per_seed]) for c in RATES]
         spread = statistics.mean(r["variants"][key]["goal_spread"] for r in per_seed)
         lines.append(f"| **{labels[key]}** | mean +- sd | " + " | ".join(cells) + f" | {spread:.1f} |")
     ccvae_keys = [k for k in ("ccvae_recalibrated", "ccvae_dropout0") if k in keys]
@@ -647,16 +641,7 @@ def main() -> None:
         "per_seed": per_seed,
         "mean": {
             key: {
-                c: statistics.mean(r["variants"][key][c] for r in per_seed)
-                for c in (
-                    "consistent",
-                    "color",
-                    "shape",
-                    "no_object",
-                    "color_if_found",
-                    "shape_if_found",
-                    "goal_spread",
-                )
+                c: statistics.mean(r["variants"][key][c] for r in per_seed) for c in (*RATES, "goal_spread")
             }
             for key, _, _ in VARIANTS
             if all(key in r["variants"] for r in per_seed)
