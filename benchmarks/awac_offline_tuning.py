@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from affordkit.methods import awac
+from affordkit.relabel.goals import GoalMix
 
 try:
     from benchmarks._common import provenance, provenance_lines, write_results
@@ -44,13 +45,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "advclip-25k": {"advantage_clip": 0.5, "offline_steps": 25_000},
     "exp-beta1": {"weighting": "clipped_exp", "beta": 1.0},
     "vsample": {"value_action": "sample"},
+    # relative to the bench preset of 2026-12-02 (25k steps, lambda 1)
+    "beta0.3": {"beta": 0.3},
+    "advclip-beta1": {"advantage_clip": 0.5},
+    "net256": {"policy_hidden": [256, 256], "q_hidden": [256, 256]},
+    "bc-net256": {"learner": "bc", "policy_hidden": [256, 256]},
+    "steps50k": {"offline_steps": 50_000},
+    "rollout0.5": {"goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
+    "bc-rollout0.5": {"learner": "bc", "goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
 }
-RUN_FIELDS = {"learner", "offline_steps"}
+RUN_FIELDS = {"learner", "offline_steps", "goal_mix"}
 
 
 def variant_config(base: awac.AWACRunConfig, changes: dict[str, Any]) -> awac.AWACRunConfig:
     run = {k: v for k, v in changes.items() if k in RUN_FIELDS}
-    learner = {k: v for k, v in changes.items() if k not in RUN_FIELDS}
+    if "goal_mix" in run:
+        run["goal_mix"] = GoalMix(**run["goal_mix"])
+    learner = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items() if k not in RUN_FIELDS}
+    if run.get("learner") == "bc":  # the BC baseline takes the network fields it has
+        bc = {k: v for k, v in learner.items() if k in {f.name for f in dataclasses.fields(base.bc)}}
+        return dataclasses.replace(base, bc=dataclasses.replace(base.bc, **bc), online_steps=0, **run)
     return dataclasses.replace(base, awac=dataclasses.replace(base.awac, **learner), online_steps=0, **run)
 
 
@@ -60,6 +74,7 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation goals per run")
     parser.add_argument("--out", default="awac_offline_tuning")
     args = parser.parse_args()
     if any(s < 100 for s in args.seeds):
@@ -74,8 +89,9 @@ def main() -> None:
             data, rate = collect_data(seed, work)
             data_success.append(rate)
             base = dataclasses.replace(
-                awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu"
-            )
+                awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu",
+                eval_episodes=args.eval_episodes,
+            )  # fmt: skip
             for name in args.variants:
                 start = time.monotonic()
                 report = awac.run(variant_config(base, VARIANTS[name]), progress=False)
@@ -100,8 +116,9 @@ def main() -> None:
         "",
         "Data per seed as in benchmarks/awac.py (1,000 noisy-scripted episodes); preset `bench` "
         f"({awac.bench_preset().offline_steps:,} offline gradient steps, lambda "
-        f"{awac.bench_preset().awac.beta} unless changed); success on 50 evaluation goals per run "
-        "(standard error about 0.05 per run). Offline only: no online steps.",
+        f"{awac.bench_preset().awac.beta} unless changed); success on {args.eval_episodes} "
+        "evaluation goals per run "
+        f"(standard error about {0.5 / args.eval_episodes**0.5:.2f} per run). Offline only: no online steps.",
         "",
         "| variant | changes | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |",
         "|---|---|" + "---:|" * (len(args.seeds) + 1),

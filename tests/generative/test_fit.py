@@ -160,3 +160,20 @@ def test_bad_data_and_model_raise() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA"):
             fit(vae(), blobs(10), tiny_config(device="cuda"), progress=False)
+
+
+def test_cosine_schedule_runs_from_lr_to_its_final_fraction() -> None:
+    cfg = tiny_config(num_steps=9, log_interval=1, eval_interval=0, lr=2e-3, lr_schedule="cosine")
+    out = fit(vae(), blobs(40), cfg, progress=False)
+    lrs = [row["vae/lr"] for row in out["history"] if "vae/lr" in row]
+    assert len(lrs) == 9 and lrs[0] == pytest.approx(2e-3) and lrs[-1] == pytest.approx(2e-3 * 0.05)
+    assert all(b < a for a, b in zip(lrs, lrs[1:], strict=False))
+    assert lrs[4] == pytest.approx(2e-3 * (0.05 + 0.95 * 0.5))  # half way: the mean of the ends
+    constant = fit(vae(), blobs(40), tiny_config(num_steps=3, log_interval=1, lr=2e-3), progress=False)
+    assert {row["vae/lr"] for row in constant["history"] if "vae/lr" in row} == {2e-3}
+
+
+@pytest.mark.parametrize("bad", [{"lr_schedule": "step"}, {"lr_final_fraction": 1.5}])
+def test_bad_schedule_is_a_config_error(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        tiny_config(**bad)
