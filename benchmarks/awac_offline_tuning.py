@@ -51,6 +51,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "net256": {"policy_hidden": [256, 256], "q_hidden": [256, 256]},
     "bc-net256": {"learner": "bc", "policy_hidden": [256, 256]},
     "steps50k": {"offline_steps": 50_000},
+    "bc-50k": {"learner": "bc", "offline_steps": 50_000},
+    "steps100k": {"offline_steps": 100_000},
+    "bc-100k": {"learner": "bc", "offline_steps": 100_000},
     "rollout0.5": {"goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
     "bc-rollout0.5": {"learner": "bc", "goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
 }
