@@ -118,10 +118,18 @@ class TestContract:
         for _ in range(env.config.max_episode_steps):
             obs, _, _, _, info = env.step(solver.act(obs))
         # benchmarks/results/solvers.md (200 episodes): 1.0 on PointReach, Push, ColorPush; 0.87
-        # MultiPush; 0.505 MultiPush3, whose failures are pucks knocked against the table edge.
+        # MultiPush; 0.505 MultiPush3, whose failures are pucks knocked against the table edge;
+        # 0.695 ColorMultiPush (MultiPush's layout with discs and boxes).
         # Arm envs, 12 episodes from seed 100: 1.0 on both reaches, 0.92 sawyer-push, 0.25
         # fetch-push (the wide Fetch gripper drags the block sideways while going round it)
-        floor = {"MultiPush": 0.7, "MultiPush3": 0.3, "sawyer-push": 0.6, "fetch-push": 0.1}.get(name, 0.9)
+        floors = {
+            "MultiPush": 0.7,
+            "MultiPush3": 0.3,
+            "ColorMultiPush": 0.5,
+            "sawyer-push": 0.6,
+            "fetch-push": 0.1,
+        }
+        floor = floors.get(name, 0.9)
         assert info["success"].mean() >= floor, f"solver success {info['success'].mean():.2f}"
 
 

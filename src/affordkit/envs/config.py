@@ -189,12 +189,19 @@ def color_push() -> TabletopConfig:
     return TabletopConfig(task="ColorPush", object_shapes=SHAPES, randomize_appearance=True)
 
 
+def color_multi_push() -> TabletopConfig:
+    """Two objects whose colours (distinct) and shapes are drawn per episode: MultiPush's layout and
+    goals with ColorPush's changing appearance (CC-RIG's second scene)."""
+    return multi_push(2).replace(task="ColorMultiPush", object_shapes=SHAPES, randomize_appearance=True)
+
+
 DESCRIPTIONS: dict[str, str] = {
     "PointReach": "move the effector (dark disc) to a goal position",
     "Push": "push one puck to its goal, then move the effector (dark disc) to its goal",
     "MultiPush": "push two pucks to their goals; the effector (dark disc) has a goal too",
     "MultiPush3": "push three pucks to their goals; the effector (dark disc) has a goal too",
     "ColorPush": "push one object whose colour and shape change every episode",
+    "ColorMultiPush": "push two objects whose colours and shapes change every episode",
 }
 
 PRESETS: dict[str, Callable[[], TabletopConfig]] = {
@@ -203,4 +210,5 @@ PRESETS: dict[str, Callable[[], TabletopConfig]] = {
     "MultiPush": lambda: multi_push(2),
     "MultiPush3": lambda: multi_push(3),
     "ColorPush": color_push,
+    "ColorMultiPush": color_multi_push,
 }
