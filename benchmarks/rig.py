@@ -37,10 +37,18 @@ except ImportError:  # run as a script from benchmarks/
 from affordkit import atomic
 
 METHODS = {"rig": "latent", "state_her": "state", "pixel_her": "pixels"}
+"""This benchmark's methods and their ``--observation``; benchmarks/ccrig.py adds ``ccrig``."""
+COMMANDS = {
+    "rig": ["rig", "--observation", "latent"],
+    "state_her": ["rig", "--observation", "state"],
+    "pixel_her": ["rig", "--observation", "pixels"],
+    "ccrig": ["ccrig"],  # `affordkit ccrig --preset default|quick|smoke`: CC-RIG's presets
+}
 LABELS = {
     "rig": "RIG",
     "state_her": "TD3+HER, true state (oracle)",
     "pixel_her": "TD3+HER, raw pixels",
+    "ccrig": "CC-RIG",
 }
 
 
@@ -56,8 +64,8 @@ def command(args: argparse.Namespace, method: str, seed: int) -> list[str]:
     if folder is not None:  # started before: every finished phase is reused, RL continues exactly
         return ["affordkit", "rig", "--resume", str(folder)]
     return [
-        "affordkit", "rig", "--preset", args.preset, "--env", args.env, "--seed", str(seed),
-        "--observation", METHODS[method], "--env-steps", str(args.env_steps),
+        "affordkit", *COMMANDS[method], "--preset", args.preset, "--env", args.env, "--seed", str(seed),
+        "--env-steps", str(args.env_steps),
         "--runs-dir", str(args.runs_dir / f"{method}-seed{seed}"), *args.extra,
     ]  # fmt: skip
 
@@ -111,8 +119,8 @@ def summarise(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in args.methods:
         runs = {s: run_folder(args.runs_dir, method, s) for s in args.seeds}
-        done = {s: read_run(f) for s, f in runs.items() if f is not None}
-        done = {s: r for s, r in done.items() if r is not None}
+        read = {s: read_run(f) for s, f in runs.items() if f is not None}
+        done = {s: r for s, r in read.items() if r is not None}
         if not done:
             continue
         seeds = sorted(done)
@@ -170,6 +178,14 @@ def markdown(args: argparse.Namespace, results: dict[str, Any], meta: dict[str, 
         f"# RIG and its baselines on {args.env}",
         "",
         *provenance_lines(meta),
+        *method_table(args, results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def method_table(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
+    """The budget line, the mean +- sd table, every seed and the curves of one env's runs."""
+    lines = [
         f"- runs: preset `{args.preset}`, {args.env_steps:,} env steps, extra flags "
         f"`{' '.join(args.extra) or '(none)'}`, {args.jobs} run(s) at a time, one torch thread each",
         "",
@@ -199,8 +215,12 @@ def markdown(args: argparse.Namespace, results: dict[str, Any], meta: dict[str, 
             )
         if r["missing_seeds"]:
             lines.append(f"| {LABELS[method]} | {r['missing_seeds']} | not finished | | | | |")
-    lines += ["", f"![curves]({args.out}_curves.png)", ""]
-    return "\n".join(lines) + "\n"
+    lines += ["", f"![curves]({curves_name(args)})", ""]
+    return lines
+
+
+def curves_name(args: argparse.Namespace) -> str:
+    return f"{args.out}_curves.png"
 
 
 def main() -> None:
@@ -231,7 +251,7 @@ def main() -> None:
     if not results:
         sys.exit(f"no finished runs under {args.runs_dir}")
     meta = provenance()
-    plot(results, RESULTS / f"{args.out}_curves.png")
+    plot(results, RESULTS / curves_name(args))
     text = markdown(args, results, meta)
     payload = {
         "provenance": meta,
