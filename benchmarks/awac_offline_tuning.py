@@ -86,9 +86,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="affordkit-awac-tuning-"))
     success: dict[str, list[float]] = {v: [] for v in args.variants}
     minutes: dict[str, list[float]] = {v: [] for v in args.variants}
-    data_success = []
+    data_success: list[float] = []
     try:
-        for seed in args.seeds:
+        for i, seed in enumerate(args.seeds):
             data, rate = collect_data(seed, work)
             data_success.append(rate)
             base = dataclasses.replace(
@@ -102,16 +102,29 @@ def main() -> None:
                 success[name].append(summary["final_success"])
                 minutes[name].append((time.monotonic() - start) / 60)
                 print(f"seed {seed} {name}: {summary['final_success']:.3f}", flush=True)
+            # after every seed, so a stopped run keeps its finished seeds
+            text = write(args, args.seeds[: i + 1], data_success, success, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    payload = {
-        "seeds": args.seeds,
+    print(text)
+
+
+def write(
+    args: argparse.Namespace,
+    seeds: list[int],
+    data_success: list[float],
+    success: dict[str, list[float]],
+    minutes: dict[str, list[float]],
+) -> str:
+    payload: dict[str, Any] = {
+        "seeds": seeds,
         "data_success": data_success,
         "variants": {
             v: {"changes": VARIANTS[v], "success": success[v], "minutes": minutes[v]} for v in args.variants
         },  # fmt: skip
         "provenance": provenance(),
     }
+    unfinished = [s for s in args.seeds if s not in seeds]
     lines = [
         "# AWAC offline variants on Push (tuning seeds; state observations, sparse reward)",
         "",
@@ -121,17 +134,19 @@ def main() -> None:
         f"({awac.bench_preset().offline_steps:,} offline gradient steps, lambda "
         f"{awac.bench_preset().awac.beta} unless changed); success on {args.eval_episodes} "
         "evaluation goals per run "
-        f"(standard error about {0.5 / args.eval_episodes**0.5:.2f} per run). Offline only: no online steps.",
+        f"(standard error about {0.5 / args.eval_episodes**0.5:.2f} per run). Offline only: no online steps."
+        + (f" Seeds not finished when this file was written: {unfinished}." if unfinished else ""),
         "",
-        "| variant | changes | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |",
-        "|---|---|" + "---:|" * (len(args.seeds) + 1),
+        "| variant | changes | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
+        "|---|---|" + "---:|" * (len(seeds) + 1),
     ]
     for v in args.variants:
         per = " | ".join(f"{x:.3f}" for x in success[v])
         lines.append(f"| {v} | `{json.dumps(VARIANTS[v])}` | {per} | {statistics.mean(success[v]):.3f} |")
     lines += ["", "Data success rate per seed: " + ", ".join(f"{d:.3f}" for d in data_success), ""]
-    write_results(args.out, payload, "\n".join(lines))
-    print("\n".join(lines))
+    text = "\n".join(lines)
+    write_results(args.out, payload, text)
+    return text
 
 
 if __name__ == "__main__":
