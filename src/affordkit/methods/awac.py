@@ -166,7 +166,7 @@ def bench_preset() -> AWACRunConfig:
         offline_steps=100_000,
         online_steps=50_000,
         updates_per_step=0.5,
-        eval_every_offline=10_000,
+        eval_every_offline=12_500,
         eval_every_online=10_000,
         eval_episodes=100,
         checkpoint_every=10_000,
