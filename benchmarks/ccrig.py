@@ -100,14 +100,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--envs", nargs="+", default=list(ENVS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--preset", default="default", help="default (100k env steps), quick or smoke")
-    parser.add_argument("--env-steps", type=int, default=100_000)
-    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (at most one per core)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs/benchmark-ccrig"))
-    parser.add_argument("--out", default="ccrig")
-    parser.add_argument("--summarise", action="store_true", help="only collect finished runs")
-    parser.add_argument("extra", nargs="*", help="more flags after --, for every run of both methods")
+    rig_bench.add_run_arguments(parser, runs_dir="runs/benchmark-ccrig", out="ccrig")
     args = parser.parse_args()
     per_env = {env: env_args(args, env) for env in args.envs}
     if not args.summarise:

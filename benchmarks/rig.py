@@ -223,20 +223,25 @@ def curves_name(args: argparse.Namespace) -> str:
     return f"{args.out}_curves.png"
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, runs_dir: str, out: str) -> None:
+    """The flags every run-folder benchmark shares (this one and benchmarks/ccrig.py)."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--preset", default="default", help="default (100k env steps), quick or smoke")
+    parser.add_argument("--env-steps", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (at most one per core)")
+    parser.add_argument("--runs-dir", type=Path, default=Path(runs_dir))
+    parser.add_argument("--out", default=out)
+    parser.add_argument("--summarise", action="store_true", help="only collect finished runs")
+    parser.add_argument("extra", nargs="*", help="more `affordkit` flags after --, for every run")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--env", default="Push")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--preset", default="default")
-    parser.add_argument("--env-steps", type=int, default=100_000)
-    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (at most one per core)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs/benchmark-rig"))
-    parser.add_argument("--out", default="rig")
-    parser.add_argument("--summarise", action="store_true", help="only collect finished runs")
-    parser.add_argument("extra", nargs="*", help="more `affordkit rig` flags after --, for every run")
+    add_run_arguments(parser, runs_dir="runs/benchmark-rig", out="rig")
     args = parser.parse_args()
     if not args.summarise:
         todo = [(m, s) for s in args.seeds for m in args.methods]
