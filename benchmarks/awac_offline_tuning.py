@@ -45,7 +45,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "advclip-25k": {"advantage_clip": 0.5, "offline_steps": 25_000},
     "exp-beta1": {"weighting": "clipped_exp", "beta": 1.0},
     "vsample": {"value_action": "sample"},
-    # relative to the bench preset of 2026-12-02 (25k steps, lambda 1)
+    # relative to the current bench preset (absolute where they name a step count)
     "beta0.3": {"beta": 0.3},
     "advclip-beta1": {"advantage_clip": 0.5},
     "net256": {"policy_hidden": [256, 256], "q_hidden": [256, 256]},

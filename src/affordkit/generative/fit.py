@@ -66,6 +66,7 @@ class HasMedia(Protocol):
 
 LRSchedule = Literal["constant", "cosine"]
 
+
 @dataclass(frozen=True)
 class FitConfig:
     """How to train a generative model. lr and batch size default to RIG's VAE (ALGORITHMS.md)."""

@@ -152,10 +152,10 @@ def default_preset() -> AWACRunConfig:
 def bench_preset() -> AWACRunConfig:
     """benchmarks/awac.py: [128, 128] networks, batch 256 and 0.5 gradient steps per online env step,
     so five seeds fit a two-core CPU; lambda 1 (the paper's MuJoCo value); 100,000 offline steps of
-    256, the samples of the paper's 25,000 steps of 1,024. Both chosen on the tuning seeds (100 and
-    up; benchmarks/results/awac_offline_tuning*.md): lambda 0.3 stayed at BC's level offline where
-    lambda 1 did not, and offline success kept rising with steps (seed 100: 0.31 at 25k, 0.45 at
-    50k, 0.62 at 100k) while BC's did not (0.19 at 25k and 50k)."""
+    256, the samples of the paper's 25,000 steps of 1,024. Both chosen on tuning seeds (100 and
+    up): lambda 0.3 stayed at BC's level offline where lambda 1 did not
+    (benchmarks/results/awac_offline_tuning.md); at 100k steps AWAC reached 0.655 offline where BC
+    had 0.220 at 50k and 0.120 at 100k (awac_offline_tuning_round3.md, seeds 100-101)."""
     small = (128, 128)
     return AWACRunConfig(
         preset="bench",
