@@ -1,4 +1,5 @@
-"""Offline-only variants of AWAC (and BC) on the Push data of benchmarks/awac.py, on tuning seeds.
+"""Variants of AWAC (and BC) on the Push data of benchmarks/awac.py, on tuning seeds: offline only
+by default, or offline then online with ``--online-steps``.
 
 The five-seed benchmark (benchmarks/awac.py) reports seeds 0-4; settings are chosen here, on other
 seeds (100 and up by default), never on the reported ones. Each seed's noisy-scripted dataset is
@@ -8,6 +9,7 @@ preset (``offline_steps``) and in its AWAC settings (everything else).
 
     python benchmarks/awac_offline_tuning.py                       # all variants, seeds 100-102
     python benchmarks/awac_offline_tuning.py --variants bc bench steps25k --seeds 100
+    python benchmarks/awac_offline_tuning.py --variants bench utd1 --online-steps 50000 --seeds 100
 """
 
 from __future__ import annotations
@@ -56,11 +58,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bc-100k": {"learner": "bc", "offline_steps": 100_000},
     "rollout0.5": {"goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
     "bc-rollout0.5": {"learner": "bc", "goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
+    # online phase (with --online-steps): gradient steps per env step, 0.5 in the bench preset
+    "utd1": {"updates_per_step": 1.0},
+    "utd2": {"updates_per_step": 2.0},
+    "explore-mean": {"explore": "mean"},
 }
-RUN_FIELDS = {"learner", "offline_steps", "goal_mix"}
+RUN_FIELDS = {"learner", "offline_steps", "goal_mix", "updates_per_step", "explore"}
 
 
-def variant_config(base: awac.AWACRunConfig, changes: dict[str, Any]) -> awac.AWACRunConfig:
+def variant_config(
+    base: awac.AWACRunConfig, changes: dict[str, Any], online_steps: int = 0
+) -> awac.AWACRunConfig:
+    """``base`` with a variant's changes; BC always stops after the offline phase."""
     run = {k: v for k, v in changes.items() if k in RUN_FIELDS}
     if "goal_mix" in run:
         run["goal_mix"] = GoalMix(**run["goal_mix"])
@@ -68,7 +77,8 @@ def variant_config(base: awac.AWACRunConfig, changes: dict[str, Any]) -> awac.AW
     if run.get("learner") == "bc":  # the BC baseline takes the network fields it has
         bc = {k: v for k, v in learner.items() if k in {f.name for f in dataclasses.fields(base.bc)}}
         return dataclasses.replace(base, bc=dataclasses.replace(base.bc, **bc), online_steps=0, **run)
-    return dataclasses.replace(base, awac=dataclasses.replace(base.awac, **learner), online_steps=0, **run)
+    awac_cfg = dataclasses.replace(base.awac, **learner)
+    return dataclasses.replace(base, awac=awac_cfg, online_steps=online_steps, **run)
 
 
 def main() -> None:
@@ -78,6 +88,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101, 102])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation goals per run")
+    parser.add_argument(
+        "--online-steps", type=int, default=0, help="env steps of online fine-tuning after offline (AWAC)"
+    )
+    parser.add_argument("--preset", default="bench", help="AWAC preset the variants change (smoke: a check)")
     parser.add_argument("--out", default="awac_offline_tuning")
     args = parser.parse_args()
     if any(s < 100 for s in args.seeds):
@@ -85,6 +99,7 @@ def main() -> None:
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="affordkit-awac-tuning-"))
     success: dict[str, list[float]] = {v: [] for v in args.variants}
+    offline: dict[str, list[float]] = {v: [] for v in args.variants}
     minutes: dict[str, list[float]] = {v: [] for v in args.variants}
     data_success: list[float] = []
     try:
@@ -92,18 +107,24 @@ def main() -> None:
             data, rate = collect_data(seed, work)
             data_success.append(rate)
             base = dataclasses.replace(
-                awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu",
+                awac.preset(args.preset), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu",
                 eval_episodes=args.eval_episodes,
             )  # fmt: skip
             for name in args.variants:
                 start = time.monotonic()
-                report = awac.run(variant_config(base, VARIANTS[name]), progress=False)
+                cfg = variant_config(base, VARIANTS[name], args.online_steps)
+                report = awac.run(cfg, progress=False)
                 summary = json.loads((report.parent / "summary.json").read_text())
                 success[name].append(summary["final_success"])
+                offline[name].append(summary.get("offline_success", summary["final_success"]))
                 minutes[name].append((time.monotonic() - start) / 60)
-                print(f"seed {seed} {name}: {summary['final_success']:.3f}", flush=True)
+                print(
+                    f"seed {seed} {name}: {summary['final_success']:.3f} "
+                    f"(offline {offline[name][-1]:.3f}, {minutes[name][-1]:.1f} min)",
+                    flush=True,
+                )
             # after every seed, so a stopped run keeps its finished seeds
-            text = write(args, args.seeds[: i + 1], data_success, success, minutes)
+            text = write(args, args.seeds[: i + 1], data_success, success, offline, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(text)
@@ -114,35 +135,55 @@ def write(
     seeds: list[int],
     data_success: list[float],
     success: dict[str, list[float]],
+    offline: dict[str, list[float]],
     minutes: dict[str, list[float]],
 ) -> str:
     payload: dict[str, Any] = {
         "seeds": seeds,
         "data_success": data_success,
         "variants": {
-            v: {"changes": VARIANTS[v], "success": success[v], "minutes": minutes[v]} for v in args.variants
+            v: {
+                "changes": VARIANTS[v],
+                "success": success[v],
+                "offline_success": offline[v],
+                "minutes": minutes[v],
+            }
+            for v in args.variants
         },  # fmt: skip
+        "online_steps": args.online_steps,
         "provenance": provenance(),
     }
+    phase = (
+        f"Then {args.online_steps:,} online env steps for AWAC (BC stays offline); the table shows the "
+        "final success, and the offline success before fine-tuning in brackets."
+        if args.online_steps
+        else "Offline only: no online steps."
+    )
     unfinished = [s for s in args.seeds if s not in seeds]
     lines = [
-        "# AWAC offline variants on Push (tuning seeds; state observations, sparse reward)",
+        f"# AWAC {'offline-to-online' if args.online_steps else 'offline'} variants on Push "
+        "(tuning seeds; state observations, sparse reward)",
         "",
         *provenance_lines(payload["provenance"]),
         "",
-        "Data per seed as in benchmarks/awac.py (1,000 noisy-scripted episodes); preset `bench` "
-        f"({awac.bench_preset().offline_steps:,} offline gradient steps, lambda "
-        f"{awac.bench_preset().awac.beta} unless changed); success on {args.eval_episodes} "
+        "Data per seed as in benchmarks/awac.py (1,000 noisy-scripted episodes); preset "
+        f"`{args.preset}` ({awac.preset(args.preset).offline_steps:,} offline gradient steps, lambda "
+        f"{awac.preset(args.preset).awac.beta} unless changed); success on {args.eval_episodes} "
         "evaluation goals per run "
-        f"(standard error about {0.5 / args.eval_episodes**0.5:.2f} per run). Offline only: no online steps."
+        f"(standard error about {0.5 / args.eval_episodes**0.5:.2f} per run). {phase}"
         + (f" Seeds not finished when this file was written: {unfinished}." if unfinished else ""),
         "",
         "| variant | changes | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |",
         "|---|---|" + "---:|" * (len(seeds) + 1),
     ]
     for v in args.variants:
-        per = " | ".join(f"{x:.3f}" for x in success[v])
-        lines.append(f"| {v} | `{json.dumps(VARIANTS[v])}` | {per} | {statistics.mean(success[v]):.3f} |")
+        cells = [
+            f"{x:.3f} ({o:.3f})" if args.online_steps and VARIANTS[v].get("learner") != "bc" else f"{x:.3f}"
+            for x, o in zip(success[v], offline[v], strict=True)
+        ]
+        lines.append(
+            f"| {v} | `{json.dumps(VARIANTS[v])}` | {' | '.join(cells)} | {statistics.mean(success[v]):.3f} |"
+        )
     lines += ["", "Data success rate per seed: " + ", ".join(f"{d:.3f}" for d in data_success), ""]
     text = "\n".join(lines)
     write_results(args.out, payload, text)
