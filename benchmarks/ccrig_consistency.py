@@ -5,12 +5,12 @@ context's colours and shapes; target: CC-VAE >= 90%, far above the plain VAE on 
 
 Per seed:
 
-1. Data: ColorPush at 48x48 (one object whose colour, 6 of them, and shape, disc or box, are drawn
-   per episode; fixed start positions). Each training episode gives its reset image s_0 and
-   ``START_PAIRS + GOAL_PAIRS`` later images s_t of the same episode: one after t ~ U{1..10}
-   random actions from the start, and two from CC-RIG's recipe, after setting the bodies to the
-   episode's random goal state (``set_state`` keeps the episode's colour and shape) and then
-   t ~ U{0..10} random actions. Random actions are uniform in [-1, 1]^2.
+1. Data: ColorPush at 48x48 (``--image-size 84``: 84x84) (one object whose colour, 6 of them,
+   and shape, disc or box, are drawn per episode; fixed start positions). Each training episode
+   gives its reset image s_0 and ``START_PAIRS + GOAL_PAIRS`` later images s_t of the same
+   episode: one after t ~ U{1..10} random actions from the start, and two from CC-RIG's recipe,
+   after setting the bodies to the episode's random goal state (``set_state`` keeps the episode's
+   colour and shape) and then t ~ U{0..10} random actions. Random actions are uniform in [-1, 1]^2.
 2. Models, each trained with :func:`affordkit.generative.fit` for the same gradient steps, batch
    size, learning rate, KL schedule (beta 0 -> 1 over ``--warmup`` steps, then 1) and train /
    held-out split, one torch thread:
@@ -125,8 +125,10 @@ RATE_LABELS = {
 }
 
 
-def collect(num_episodes: int, env_seed: int, rng_seed: int, with_pairs: bool) -> Episodes:
-    env = make_vector_env(ENV, num_episodes, autoreset_mode="disabled", image_size=IMAGE_SIZE)
+def collect(
+    num_episodes: int, env_seed: int, rng_seed: int, with_pairs: bool, image_size: int = IMAGE_SIZE
+) -> Episodes:
+    env = make_vector_env(ENV, num_episodes, autoreset_mode="disabled", image_size=image_size)
     obs, _ = env.reset(seed=env_seed)  # episode i: env seed env_seed + i
     context = obs["image"].copy()
     core = env.core
@@ -183,9 +185,9 @@ def ccvae_config(
     plain VAE's KL schedule (0 -> 1 over ``--warmup`` steps), or with the paper's 1 -> 50 over the
     whole run (``paper_beta``); ``decoder="broadcast"`` is CC-RIG's preset here (methods/rig.py)."""
     if paper_beta:
-        return CCVAEConfig(image_size=IMAGE_SIZE, beta_ramp_steps=args.steps, context_dropout=dropout)
+        return CCVAEConfig(image_size=args.image_size, beta_ramp_steps=args.steps, context_dropout=dropout)
     return CCVAEConfig(
-        image_size=IMAGE_SIZE,
+        image_size=args.image_size,
         beta_start=0.0,
         beta_end=1.0,
         beta_ramp_steps=args.warmup,
@@ -197,7 +199,9 @@ def ccvae_config(
 def vae_config(args: argparse.Namespace) -> VAEConfig:
     """RIG's presets (methods/rig.py): beta 1, latent 8, the broadcast decoder; KL warm-up
     ``--warmup`` steps (the presets' 2,000 for 3,000 steps, 1,000 in the quick preset)."""
-    return VAEConfig(beta=1.0, latent_dim=8, decoder="broadcast", beta_warmup_steps=args.warmup)
+    return VAEConfig(
+        image_size=args.image_size, beta=1.0, latent_dim=8, decoder="broadcast", beta_warmup_steps=args.warmup
+    )
 
 
 Imagine = Callable[[np.ndarray, torch.Generator], np.ndarray]  # contexts uint8 -> goals uint8
@@ -287,8 +291,11 @@ def picture_columns(heldout: Episodes) -> np.ndarray:
 # --------------------------------------------------------------------------------------- seed
 def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
     t0 = time.monotonic()
-    train = collect(args.episodes, TRAIN_SEED_BASE * (seed + 1), seed, with_pairs=True)
-    heldout = collect(args.contexts, HELDOUT_SEED_BASE + 100_000 * seed, seed, with_pairs=False)
+    size = args.image_size
+    train = collect(args.episodes, TRAIN_SEED_BASE * (seed + 1), seed, with_pairs=True, image_size=size)
+    heldout = collect(
+        args.contexts, HELDOUT_SEED_BASE + 100_000 * seed, seed, with_pairs=False, image_size=size
+    )
     assert train.pairs is not None
     pairs = train.pairs
     collect_s = time.monotonic() - t0
@@ -489,8 +496,9 @@ def report(
     labels = {k: label for k, label, _ in VARIANTS}
     rates = [c for c in RATES if all(c in r["variants"][k] for r in per_seed for k in keys)]  # older runs
     schedule = ", cosine decay to 5%" if getattr(args, "lr_schedule", "constant") == "cosine" else ""
+    size = args.image_size
     lines = [
-        "# CC-RIG: do imagined goals keep their context's object? (ColorPush, 48x48)",
+        f"# CC-RIG: do imagined goals keep their context's object? (ColorPush, {size}x{size})",
         "",
         *provenance_lines(meta),
         f"- wall-clock: {seconds / 60:.1f} minutes for {len(per_seed)} seeds, one process, one torch thread",
@@ -578,12 +586,14 @@ def report(
             else "."
         ),
         "",
-        "- Shape at 48x48: ColorPush's disc (radius 3.6 pixels) and box (half-side 3.1 pixels) have about "
+        f"- Shape at {size}x{size}: ColorPush's disc (radius {3.6 * size / 48:.1f} pixels) and box "
+        f"(half-side {3.1 * size / 48:.1f} pixels) have about "
         "the same area and differ in a few edge pixels; the detector calls a shape a box when its pixels "
         "fill at least 90% of their bounding box, so a decoder that draws a disc's four outermost pixels "
-        "just under half strength draws a box. In a scratch run (dropout 0, 3,000 steps of 32 at lr 3e-3, "
-        "seed 0) the context decoder drew all 6 disc contexts as boxes while its pixel MSE on them was "
-        "about 2e-4 (1e-4 on the boxes): the shape is worth very little likelihood, and is learnt late.",
+        "just under half strength draws a box. In a scratch run at 48x48 (dropout 0, 3,000 steps of 32 "
+        "at lr 3e-3, seed 0) the context decoder drew all 6 disc contexts as boxes while its pixel MSE "
+        "on them was about 2e-4 (1e-4 on the boxes): the shape is worth very little likelihood, and is "
+        "learnt late.",
         "- Objects: the picture shows objects at the start position (where a third of the s_t have "
         "them) drawn sharply and objects elsewhere still blurred, which the detector does not accept. "
         "Training loss, mean of the last 1,000 steps relative to the 1,000 before (per seed, "
@@ -652,7 +662,13 @@ def rewrite_report(out: str) -> None:
         steps=settings["fit"]["num_steps"],
         batch_size=settings["fit"]["batch_size"],
         lr=settings["fit"]["lr"],
-        warmup=settings["ccvae"]["beta_ramp_steps"],
+        warmup=next(
+            settings[k]["beta_ramp_steps"]
+            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast")
+            if settings.get(k)
+        ),
+        lr_schedule=settings["fit"].get("lr_schedule", "constant"),
+        image_size=settings.get("image_size", IMAGE_SIZE),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -670,6 +686,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000, help="gradient steps of every model")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument(
+        "--image-size", type=int, choices=[48, 84], default=IMAGE_SIZE, help="side of every image (pixels)"
+    )
     parser.add_argument("--warmup", type=int, default=1000, help="KL warm-up steps of both models")
     parser.add_argument(
         "--paper-beta", action="store_true", help="also a CC-VAE with the paper's beta 1 -> 50 over the run"
@@ -716,7 +735,7 @@ def main() -> None:
         },
         "settings": {
             "env": ENV,
-            "image_size": IMAGE_SIZE,
+            "image_size": args.image_size,
             "train_episodes": args.episodes,
             "pairs_per_episode": {"from_start": START_PAIRS, "from_goal_state": GOAL_PAIRS},
             "max_random_steps": MAX_RANDOM_STEPS,
