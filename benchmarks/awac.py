@@ -4,9 +4,10 @@ the same data, five seeds.
 Per seed s: a noisy-scripted dataset (1,000 episodes of 50 steps: the scripted solver plus Gaussian
 noise 0.3, and with probability 0.6 a whole episode of uniformly random actions; about 30% of the
 episodes succeed) collected with seed s; BC and AWAC (preset ``bench``) trained offline on it;
-AWAC then fine-tuned online for 50,000 env steps from one buffer holding the data. Evaluation: 50
-episodes on goals no run trained on. Seeds run one after another, or `--jobs` at a time in their
-own processes.
+AWAC then fine-tuned online for 50,000 env steps from one buffer holding the data. Evaluation: the
+preset's episodes on goals no run trained on; BC, AWAC after the offline phase and AWAC at the end
+on the same goals (the seed's final round), so the columns and the gain are paired. Seeds run one
+after another, or `--jobs` at a time in their own processes.
 
     python benchmarks/awac.py --jobs 2         # seeds 0-4, two at a time; results/awac.{md,json}
     python benchmarks/awac.py --seeds 100 --out awac_tuning   # a tuning seed, never reported
@@ -160,7 +161,8 @@ def main() -> None:
         f"Data per seed: {EPISODES} noisy-scripted episodes (noise {NOISE}, random episodes "
         f"{RANDOM_EPISODE_PROB:.0%}); BC and AWAC offline for {preset.offline_steps:,} gradient steps; "
         f"AWAC online for {preset.online_steps:,} env steps ({preset.updates_per_step} gradient steps per "
-        f"env step). Success on {preset.eval_episodes} evaluation goals per run. Offline evaluations "
+        f"env step). Success on {preset.eval_episodes} evaluation goals per run, the same goals for BC, AWAC "
+        "offline and AWAC online (the gain is a paired difference). Offline evaluations "
         f"every {preset.eval_every_offline:,} gradient steps: BC and AWAC are also shown at {short:,} "
         "steps (the paper's count), and BC at the best of its offline evaluations (an upper bound: "
         "chosen on evaluation goals).",

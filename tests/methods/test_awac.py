@@ -113,6 +113,22 @@ def test_bc_baseline_runs_offline_only(tmp_path: Path, dataset: Path) -> None:
         smoke(tmp_path, dataset, learner="bc")
 
 
+def test_offline_and_final_evaluations_share_their_goals(tmp_path: Path, dataset: Path) -> None:
+    """BC's policy does not change after the offline phase: evaluated at the boundary and at the end
+    on the same goals, every metric must agree (the online gain is a paired difference)."""
+    report = awac.run(smoke(tmp_path, dataset, learner="bc", online_steps=0), progress=False)
+    with open(report.parent / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    offline = {
+        k.split("/", 1)[1]: float(v) for r in rows for k, v in r.items() if k.startswith("offline/") and v
+    }
+    final = {k.split("/", 1)[1]: float(v) for r in rows for k, v in r.items() if k.startswith("final/") and v}
+    assert "final_object_distance" in final and final["final_object_distance"] > 0
+    assert {k: offline[k] for k in final} == final
+    earlier = [float(r["eval/final_object_distance"]) for r in rows if r.get("eval/final_object_distance")]
+    assert earlier and final["final_object_distance"] not in earlier  # other rounds, other goals
+
+
 def test_bad_settings_are_typed_errors(tmp_path: Path, dataset: Path) -> None:
     with pytest.raises(ConfigError, match="encoder"):
         smoke(tmp_path, dataset, observation="latent")

@@ -237,7 +237,7 @@ class Counters:
     next_eval: int = 0
     next_checkpoint: int = 0
     next_log: int = 0
-    offline_success: float = -1.0  # success of the last offline evaluation
+    offline_success: float = -1.0  # success at the end of the offline phase, on the final goals
 
 
 class AWACAgent:
@@ -408,6 +408,11 @@ def eval_seed(cfg: AWACRunConfig, round_: int) -> int:
     return 10_000_000 + cfg.seed * 1000 + round_
 
 
+FINAL_ROUND = 999
+"""The evaluation round whose goals serve the phase boundary and the end of the run: offline and
+final success (and BC's) are measured on the same goals, so the online gain is a paired difference."""
+
+
 # ---------------------------------------------------------------------------------------- phase 2
 def train_offline(
     agent: AWACAgent, logger: RunLogger, folder: Path, progress: bool, stop_at: int | None
@@ -436,7 +441,7 @@ def train_offline(
                 bar.close()
                 return False
     bar.close()
-    result = _evaluate_and_log(agent, logger, "offline/")
+    result = _evaluate_and_log(agent, logger, "offline/", eval_seed(cfg, FINAL_ROUND))
     c.offline_success = float(result.success.mean())
     c.offline_done = True
     c.next_eval = cfg.eval_every_online
@@ -534,9 +539,13 @@ def train_online(
     return True
 
 
-def _evaluate_and_log(agent: AWACAgent, logger: RunLogger, prefix: str) -> EvalResult:
+def _evaluate_and_log(
+    agent: AWACAgent, logger: RunLogger, prefix: str, seed: int | None = None
+) -> EvalResult:
+    """An evaluation on the goals of the next round (or of ``seed``), logged under ``prefix``."""
     c = agent.counters
-    result = evaluate(agent, agent.cfg.eval_episodes, eval_seed(agent.cfg, c.evaluations))
+    seed = eval_seed(agent.cfg, c.evaluations) if seed is None else seed
+    result = evaluate(agent, agent.cfg.eval_episodes, seed)
     c.evaluations += 1
     logger.log(c.updates, {**result.metrics(prefix), "online/env_steps": c.env_steps})
     return result
@@ -583,7 +592,7 @@ def run(
             online_stop = stop_at[1] if stop_at and stop_at[0] == "online" else None
             if not train_online(agent, logger, folder, progress, online_stop):
                 return _stopped(run_dir)
-        final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, 999))
+        final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, FINAL_ROUND))
         logger.log(
             agent.counters.updates, {**final.metrics("final/"), "online/env_steps": agent.counters.env_steps}
         )
