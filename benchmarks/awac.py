@@ -10,6 +10,7 @@ on the same goals (the seed's final round), so the columns and the gain are pair
 after another, or `--jobs` at a time in their own processes.
 
     python benchmarks/awac.py --jobs 2         # seeds 0-4, two at a time; results/awac.{md,json}
+    python benchmarks/awac.py --jobs 2         # again after a stop: finished seeds are reused
     python benchmarks/awac.py --seeds 100 --out awac_tuning   # a tuning seed, never reported
 """
 
@@ -22,13 +23,14 @@ import json
 import math
 import shutil
 import statistics
-import tempfile
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from affordkit import atomic
 from affordkit.methods import awac
 from affordkit.methods.data import CollectConfig, collect
 
@@ -53,10 +55,28 @@ def collect_data(seed: int, work: Path) -> tuple[Path, float]:
     return data, float(ds.stats()["success_rate"])
 
 
-def one_seed(seed: int, work: Path) -> dict[str, Any]:
-    data, data_success = collect_data(seed, work)
+def settings_key(preset_name: str) -> str:
+    """What a finished seed's result depends on: the data recipe and the preset (paths aside)."""
+    preset = dataclasses.asdict(awac.preset(preset_name))
+    recipe = {"episodes": EPISODES, "noise": NOISE, "random_episode_prob": RANDOM_EPISODE_PROB}
+    return json.dumps({"data": recipe, "preset": preset}, sort_keys=True, default=str)
+
+
+def one_seed(seed: int, work: Path, preset_name: str = "bench") -> dict[str, Any]:
+    """The seed's results, from ``work/seed<N>.json`` when a run with the same settings finished it
+    (so a stopped benchmark resumes at the first unfinished seed), else run and saved there."""
+    done = work / f"seed{seed}.json"
+    if done.exists():
+        saved = json.loads(done.read_text())
+        if saved.get("settings_key") == settings_key(preset_name):
+            print(f"seed {seed}: finished earlier ({done})", flush=True)
+            return dict(saved["result"])
+    scratch = work / f"scratch-seed{seed}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    start = time.monotonic()
+    data, data_success = collect_data(seed, scratch)
     base = dataclasses.replace(
-        awac.bench_preset(), dataset=data, seed=seed, runs_dir=work / "runs", device="cpu"
+        awac.preset(preset_name), dataset=data, seed=seed, runs_dir=scratch / "runs", device="cpu"
     )
     out: dict[str, Any] = {"data_success": data_success}
     bc_report = awac.run(dataclasses.replace(base, learner="bc", online_steps=0), progress=False)
@@ -65,6 +85,10 @@ def one_seed(seed: int, work: Path) -> dict[str, Any]:
     report = awac.run(base, progress=False)
     out["awac"] = json.loads((report.parent / "summary.json").read_text())
     out["awac"]["offline_curve"] = offline_curve(report.parent)
+    out["awac"]["online_curve"] = online_curve(report.parent)
+    out["minutes"] = (time.monotonic() - start) / 60
+    atomic.write_json(done, {"settings_key": settings_key(preset_name), "result": out})
+    shutil.rmtree(scratch, ignore_errors=True)
     print(
         f"seed {seed}: data {out['data_success']:.2f}  BC {out['bc']['final_success']:.2f}  "
         f"AWAC offline {out['awac']['offline_success']:.2f}  online {out['awac']['final_success']:.2f}",
@@ -84,12 +108,32 @@ def offline_curve(run_dir: Path) -> list[tuple[int, float]]:
     return [(step, rate) for step, rate in curve if step > 0]
 
 
+def online_curve(run_dir: Path) -> list[tuple[int, float]]:
+    """(env steps, success) of every online evaluation, the phase boundary at 0 env steps."""
+    with open(run_dir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    curve = [(0, float(r["offline/success_rate"])) for r in rows if r.get("offline/success_rate")]
+    curve += [
+        (int(float(r["online/env_steps"])), float(r["eval/success_rate"]))
+        for r in rows
+        if r.get("eval/success_rate") and r.get("online/env_steps") and float(r["online/env_steps"]) > 0
+    ]
+    curve += [
+        (int(float(r["online/env_steps"])), float(r["final/success_rate"]))
+        for r in rows
+        if r.get("final/success_rate")
+    ]
+    return curve
+
+
 def at_step(curve: list[tuple[int, float]], step: int) -> float:
     hits = [rate for s, rate in curve if s == step]
     return hits[0] if hits else math.nan
 
 
 def spread(values: list[float]) -> str:
+    if any(math.isnan(v) for v in values):
+        return "n/a"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.3f} +- {sd:.3f}"
 
@@ -101,19 +145,25 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", default="awac")
     parser.add_argument("--jobs", type=int, default=1, help="seeds at a time, one process each (<= cores)")
+    parser.add_argument("--preset", default="bench", help="AWAC preset (smoke: a check of the script)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/benchmark-awac"),
+        help="finished seeds are kept here (seed<N>.json) and reused by a rerun with the same settings",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    work = Path(tempfile.mkdtemp(prefix="affordkit-awac-bench-"))
-    try:
-        if args.jobs > 1:  # one process per seed, one torch thread each; results in seed order
-            with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads,
-                                     initargs=(1,)) as pool:  # fmt: skip
-                per_seed = list(pool.map(one_seed, args.seeds, [work] * len(args.seeds)))
-        else:
-            per_seed = [one_seed(s, work) for s in args.seeds]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    preset = awac.bench_preset()
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    if args.jobs > 1:  # one process per seed, one torch thread each; results in seed order
+        with ProcessPoolExecutor(max_workers=args.jobs, initializer=torch.set_num_threads,
+                                 initargs=(1,)) as pool:  # fmt: skip
+            n = len(args.seeds)
+            per_seed = list(pool.map(one_seed, args.seeds, [work] * n, [args.preset] * n))
+    else:
+        per_seed = [one_seed(s, work, args.preset) for s in args.seeds]
+    preset = awac.preset(args.preset)
     bc = [r["bc"]["final_success"] for r in per_seed]
     short = PAPER_OFFLINE_STEPS
     bc_short = [at_step(r["bc"]["offline_curve"], short) for r in per_seed]
@@ -137,13 +187,18 @@ def main() -> None:
             f"success_at_{short}_steps": off_short,
             "offline_curve": [r["awac"]["offline_curve"] for r in per_seed],
         },
-        "awac_online": {"success": on, "env_steps": preset.online_steps},
+        "awac_online": {
+            "success": on,
+            "env_steps": preset.online_steps,
+            "online_curve": [r["awac"].get("online_curve") for r in per_seed],
+        },
+        "minutes": [r.get("minutes") for r in per_seed],
         "settings": {
             "env": "Push",
             "observation": "state",
             "reward": "sparse -1/0",
             "dataset": {"episodes": EPISODES, "noise": NOISE, "random_episode_prob": RANDOM_EPISODE_PROB},
-            "preset": "bench",
+            "preset": args.preset,
             "awac": dataclasses.asdict(preset.awac),
             "bc": dataclasses.asdict(preset.bc),
             "goal_mix": dataclasses.asdict(preset.goal_mix),
@@ -189,6 +244,27 @@ def main() -> None:
         + ("(met)." if statistics.mean(gain) >= 0.2 else "(NOT met)."),
         "",
     ]
+    curves = [r["awac"].get("online_curve") for r in per_seed]
+    if all(curves):
+        steps = sorted({step for c in curves for step, _ in c})
+        lines += [
+            "AWAC during online fine-tuning (success on each evaluation's goals; 0 and the last row: the "
+            "final goals of the table above, other rows: other goals):",
+            "",
+            "| env steps | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean +- sd |",
+            "|---:|" + "---:|" * (len(args.seeds) + 1),
+        ]
+        for step in steps:
+            rates = [dict(c).get(step, math.nan) for c in curves]
+            lines.append(f"| {step:,} | " + " | ".join(f"{x:.3f}" for x in rates) + f" | {spread(rates)} |")
+        lines.append("")
+    minutes = [r.get("minutes") for r in per_seed]
+    if all(m is not None for m in minutes):
+        lines += [
+            "Minutes per seed (data, BC and AWAC, one process and one torch thread each, "
+            f"{args.jobs} at a time): " + ", ".join(f"{m:.1f}" for m in minutes),
+            "",
+        ]
     write_results(args.out, payload, "\n".join(lines))
     print("\n".join(lines))
 
