@@ -123,8 +123,8 @@ def main() -> None:
                     f"(offline {offline[name][-1]:.3f}, {minutes[name][-1]:.1f} min)",
                     flush=True,
                 )
-            # after every seed, so a stopped run keeps its finished seeds
-            text = write(args, args.seeds[: i + 1], data_success, success, offline, minutes)
+                # after every run, so a stopped tuning keeps what it finished
+                text = write(args, args.seeds[: i + 1], data_success, success, offline, minutes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(text)
@@ -160,6 +160,8 @@ def write(
         else "Offline only: no online steps."
     )
     unfinished = [s for s in args.seeds if s not in seeds]
+    if any(len(success[v]) < len(seeds) for v in args.variants):
+        unfinished = [seeds[-1], *unfinished]  # the current seed: some variants still to run
     lines = [
         f"# AWAC {'offline-to-online' if args.online_steps else 'offline'} variants on Push "
         "(tuning seeds; state observations, sparse reward)",
@@ -180,10 +182,9 @@ def write(
         cells = [
             f"{x:.3f} ({o:.3f})" if args.online_steps and VARIANTS[v].get("learner") != "bc" else f"{x:.3f}"
             for x, o in zip(success[v], offline[v], strict=True)
-        ]
-        lines.append(
-            f"| {v} | `{json.dumps(VARIANTS[v])}` | {' | '.join(cells)} | {statistics.mean(success[v]):.3f} |"
-        )
+        ] + ["not run"] * (len(seeds) - len(success[v]))
+        mean = f"{statistics.mean(success[v]):.3f}" if success[v] else ""
+        lines.append(f"| {v} | `{json.dumps(VARIANTS[v])}` | {' | '.join(cells)} | {mean} |")
     lines += ["", "Data success rate per seed: " + ", ".join(f"{d:.3f}" for d in data_success), ""]
     text = "\n".join(lines)
     write_results(args.out, payload, text)
