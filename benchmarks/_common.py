@@ -24,9 +24,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _code_at_start() -> dict[str, Any]:
+    meta = run_metadata(seed=0)
+    return {k: meta[k] for k in ("git_commit", "git_dirty") if k in meta}
+
+
+CODE_AT_START = _code_at_start()
+"""The commit (and whether the tree had changes) when the benchmark started: the code that ran,
+even if commits land while a long benchmark runs."""
+
+
 def provenance() -> dict[str, Any]:
+    """Command, commit and tree state at the start of the process, date of writing, machine."""
     meta = run_metadata(seed=0)
     meta.pop("seed")
+    meta.update(CODE_AT_START)
     meta["command"] = " ".join(["python", *sys.argv])
     meta["cpu"] = cpu_model()
     return meta
