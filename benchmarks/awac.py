@@ -97,10 +97,14 @@ def one_seed(seed: int, work: Path, preset_name: str = "bench") -> dict[str, Any
     return out
 
 
+def metric_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
 def offline_curve(run_dir: Path) -> list[tuple[int, float]]:
     """(gradient steps, success) of every evaluation of the offline phase, from metrics.csv."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = metric_rows(run_dir)
     curve = [(int(r["step"]), float(r["eval/success_rate"])) for r in rows if r.get("eval/success_rate")]
     curve += [
         (int(r["step"]), float(r["offline/success_rate"])) for r in rows if r.get("offline/success_rate")
@@ -110,8 +114,7 @@ def offline_curve(run_dir: Path) -> list[tuple[int, float]]:
 
 def online_curve(run_dir: Path) -> list[tuple[int, float]]:
     """(env steps, success) of every online evaluation, the phase boundary at 0 env steps."""
-    with open(run_dir / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = metric_rows(run_dir)
     curve = [(0, float(r["offline/success_rate"])) for r in rows if r.get("offline/success_rate")]
     curve += [
         (int(float(r["online/env_steps"])), float(r["eval/success_rate"]))
