@@ -58,7 +58,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bc-100k": {"learner": "bc", "offline_steps": 100_000},
     "rollout0.5": {"goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
     "bc-rollout0.5": {"learner": "bc", "goal_mix": {"rollout": 0.5, "prior": 0.0, "future": 0.5}},
-    # online phase (with --online-steps): gradient steps per env step, 0.5 in the bench preset
+    # online phase (with --online-steps): gradient steps per env step; the bench preset had 0.5 when
+    # these ran (awac_online_tuning_seed*.md) and has 2 since
+    "utd0.5": {"updates_per_step": 0.5},
     "utd1": {"updates_per_step": 1.0},
     "utd2": {"updates_per_step": 2.0},
     "explore-mean": {"explore": "mean"},
