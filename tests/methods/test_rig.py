@@ -275,3 +275,25 @@ def test_ccrig_command_and_its_presets(tmp_path: Path, capsys: pytest.CaptureFix
     assert "known presets: ['default', 'quick', 'smoke']" in capsys.readouterr().err
     assert rig.preset("ccrig-quick").latent_model == "ccvae"
     assert rig.preset("ccrig").goal_mix == rig.GoalMix(rollout=0.2, prior=0.5, future=0.3)
+
+
+@pytest.mark.parametrize("norm", ["l2", "l1"])
+def test_reward_norm_sets_the_relabeled_reward(tmp_path: Path, norm: str) -> None:
+    """The state oracle's batch: states are its observations, so the reward can be checked against
+    the goal half of each input in the chosen norm."""
+    cfg = smoke(tmp_path, observation="state", reward_norm=norm)
+    agent = rig.RIGAgent(
+        dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
+        torch.device("cpu"),
+    )  # fmt: skip
+    rig.run_episode_batch(agent)
+    batch = agent.sample_batch()
+    diff = batch.next_obs[:, :4] - batch.next_obs[:, 4:]
+    want = -(diff.norm(dim=1) if norm == "l2" else diff.abs().sum(dim=1))
+    assert torch.allclose(batch.reward, want, atol=1e-5)
+    assert not torch.allclose(batch.reward, -(diff.abs().sum(dim=1) if norm == "l2" else diff.norm(dim=1)))
+
+
+def test_reward_norm_is_validated() -> None:
+    with pytest.raises(rig.ConfigError, match="reward_norm"):
+        rig.RIGConfig(reward_norm="linf")  # type: ignore[arg-type]

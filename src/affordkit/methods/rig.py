@@ -71,12 +71,13 @@ from affordkit.networks.conv import ImageGoalEncoder
 from affordkit.relabel import (
     PRIOR,
     GoalMix,
+    distance_reward,
     goal_conditioned_batch,
-    latent_distance,
     reencode,
     relabel,
     relabel_fields,
 )
+from affordkit.relabel.rewards import Norm
 from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
 Features = Any  # observation dict -> (N, d) float32 features the policy sees
@@ -147,6 +148,10 @@ class RIGConfig:
     ``data`` by default: on Push most decoded samples of the fitted prior showed no effector at all
     (docs/methods/rig.md), and with them RIG never learned to push."""
     # --- phase 4: RL
+    reward_norm: Norm = "l2"
+    """Norm of the distance reward -||z' - z_g|| (latents for RIG, true positions for the state
+    oracle and the pixel baseline): ``l2`` as RIG, or ``l1``, additive over dimensions, so that
+    progress of one body counts in full while another is still far from its goal."""
     td3: TD3Config = field(default_factory=TD3Config)
     goal_mix: GoalMix = field(default_factory=GoalMix)
     num_envs: int = 8
@@ -212,6 +217,8 @@ class RIGConfig:
             raise ConfigError(
                 f"observation={self.observation!r}; accepted values: ['latent', 'state', 'pixels']"
             )
+        if self.reward_norm not in ("l2", "l1"):
+            raise ConfigError(f"reward_norm={self.reward_norm!r}; accepted values: ['l2', 'l1']")
         if self.exploration not in ("ou", "gaussian"):
             raise ConfigError(f"exploration={self.exploration!r}; accepted values: ['ou', 'gaussian']")
 
@@ -492,6 +499,7 @@ class RIGAgent:
         self.counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
         self.counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
         self.last_update_metrics: dict[str, float] = {}
+        self.reward_fn = distance_reward(cfg.reward_norm)
 
     def sample_prior(self, n: int) -> np.ndarray:
         return self.prior.sample(n, self.prior_generator).float().numpy()
@@ -547,7 +555,7 @@ class RIGAgent:
             self.replay, pos, self.cfg.goal_mix, self.rng,
             goal_field="goal_latent", achieved_field="latent", prior_goals=self.prior_goals,
         )  # fmt: skip
-        arrays = goal_conditioned_batch(self.replay, pos, goals, latent_distance, obs_field="latent")
+        arrays = goal_conditioned_batch(self.replay, pos, goals, self.reward_fn, obs_field="latent")
         t = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
         return Batch(
             obs=t["obs"], action=t["action"], reward=t["reward"], next_obs=t["next_obs"], done=t["done"]
@@ -565,7 +573,7 @@ class RIGAgent:
         image = self.replay.fields["latent"]
         obs = np.concatenate([image[slots], goals["goal"]], axis=1)
         next_obs = np.concatenate([image[next_slots], goals["goal"]], axis=1)
-        reward = latent_distance(self.replay.fields["state"][next_slots], goals["goal_state"])
+        reward = self.reward_fn(self.replay.fields["state"][next_slots], goals["goal_state"])
         dev = self.device
         return Batch(
             obs=torch.from_numpy(obs).to(dev),

@@ -2,7 +2,14 @@
 
 from affordkit.relabel.goals import FUTURE, PRIOR, ROLLOUT, GoalMix, future_positions, relabel, relabel_fields
 from affordkit.relabel.latents import reencode
-from affordkit.relabel.rewards import RewardFn, latent_distance, make_reward, sparse_threshold
+from affordkit.relabel.rewards import (
+    RewardFn,
+    distance_reward,
+    l1_distance,
+    latent_distance,
+    make_reward,
+    sparse_threshold,
+)
 from affordkit.relabel.transitions import goal_conditioned_batch
 
 __all__ = [
@@ -11,8 +18,10 @@ __all__ = [
     "ROLLOUT",
     "GoalMix",
     "RewardFn",
+    "distance_reward",
     "future_positions",
     "goal_conditioned_batch",
+    "l1_distance",
     "latent_distance",
     "make_reward",
     "reencode",

@@ -14,6 +14,7 @@ from affordkit.errors import ConfigError
 
 RewardFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 RewardKind = Literal["latent_distance", "sparse"]
+Norm = Literal["l2", "l1"]
 
 
 def latent_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
@@ -21,6 +22,24 @@ def latent_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
     encoder's precision matrix)."""
     diff = np.asarray(achieved, dtype=np.float32) - np.asarray(desired, dtype=np.float32)
     return -np.sqrt((diff * diff).sum(axis=-1))
+
+
+def l1_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """-||z - z_g||_1: additive over dimensions, so progress along a few of them (one body's
+    position, say) counts fully however far the others are; under the 2-norm a change of size
+    delta along some dimensions moves the reward by about delta^2 / (2 * distance) when the
+    remaining dimensions hold most of the distance."""
+    diff = np.asarray(achieved, dtype=np.float32) - np.asarray(desired, dtype=np.float32)
+    return -np.abs(diff).sum(axis=-1)
+
+
+def distance_reward(norm: Norm) -> RewardFn:
+    """-||z - z_g|| in the named norm: ``l2`` (RIG) or ``l1``."""
+    if norm == "l2":
+        return latent_distance
+    if norm == "l1":
+        return l1_distance
+    raise ConfigError(f"reward norm {norm!r}; accepted values: ['l2', 'l1']")
 
 
 def sparse_threshold(epsilon: float) -> RewardFn:
