@@ -278,10 +278,11 @@ def test_ccrig_command_and_its_presets(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize("norm", ["l2", "l1"])
-def test_reward_norm_sets_the_relabeled_reward(tmp_path: Path, norm: str) -> None:
+@pytest.mark.parametrize("epsilon", [0.0, 0.5])
+def test_reward_settings_set_the_relabeled_reward(tmp_path: Path, norm: str, epsilon: float) -> None:
     """The state oracle's batch: states are its observations, so the reward can be checked against
-    the goal half of each input in the chosen norm."""
-    cfg = smoke(tmp_path, observation="state", reward_norm=norm)
+    the goal half of each input, in the chosen norm, dense or sparse."""
+    cfg = smoke(tmp_path, observation="state", reward_norm=norm, reward_epsilon=epsilon)
     agent = rig.RIGAgent(
         dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
         torch.device("cpu"),
@@ -289,11 +290,19 @@ def test_reward_norm_sets_the_relabeled_reward(tmp_path: Path, norm: str) -> Non
     rig.run_episode_batch(agent)
     batch = agent.sample_batch()
     diff = batch.next_obs[:, :4] - batch.next_obs[:, 4:]
-    want = -(diff.norm(dim=1) if norm == "l2" else diff.abs().sum(dim=1))
-    assert torch.allclose(batch.reward, want, atol=1e-5)
-    assert not torch.allclose(batch.reward, -(diff.abs().sum(dim=1) if norm == "l2" else diff.norm(dim=1)))
+    distance, other = diff.norm(dim=1), diff.abs().sum(dim=1)
+    if norm == "l1":
+        distance, other = other, distance
+    if epsilon == 0:
+        assert torch.allclose(batch.reward, -distance, atol=1e-5)
+        assert not torch.allclose(batch.reward, -other)
+    else:
+        assert torch.equal(batch.reward, (distance <= epsilon).float() - 1.0)
+        assert 0 < (batch.reward == 0).sum() < len(batch.reward)  # future goals reach, others not
 
 
 def test_reward_norm_is_validated() -> None:
     with pytest.raises(rig.ConfigError, match="reward_norm"):
         rig.RIGConfig(reward_norm="linf")  # type: ignore[arg-type]
+    with pytest.raises(rig.ConfigError, match="reward_epsilon"):
+        rig.RIGConfig(reward_epsilon=-0.1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from affordkit.errors import ConfigError
-from affordkit.relabel import distance_reward, l1_distance, latent_distance
+from affordkit.relabel import distance_reward, l1_distance, latent_distance, sparse_threshold
 
 
 def test_norms_on_known_vectors():
@@ -31,3 +31,12 @@ def test_l1_counts_progress_of_one_body_in_full_while_another_is_far():
 def test_unknown_norm_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match="'l2', 'l1'"):
         distance_reward("linf")  # type: ignore[arg-type]
+
+
+def test_sparse_threshold_uses_its_norm():
+    a = np.array([[0.3, 0.3]], dtype=np.float32)  # 2-norm 0.42, 1-norm 0.6
+    g = np.zeros((1, 2), dtype=np.float32)
+    assert sparse_threshold(0.5)(a, g)[0] == 0.0
+    assert sparse_threshold(0.5, "l1")(a, g)[0] == -1.0
+    with pytest.raises(ConfigError, match="epsilon"):
+        sparse_threshold(0.0)

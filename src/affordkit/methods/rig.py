@@ -76,6 +76,7 @@ from affordkit.relabel import (
     reencode,
     relabel,
     relabel_fields,
+    sparse_threshold,
 )
 from affordkit.relabel.rewards import Norm
 from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
@@ -152,6 +153,10 @@ class RIGConfig:
     """Norm of the distance reward -||z' - z_g|| (latents for RIG, true positions for the state
     oracle and the pixel baseline): ``l2`` as RIG, or ``l1``, additive over dimensions, so that
     progress of one body counts in full while another is still far from its goal."""
+    reward_epsilon: float = 0.0
+    """0: the dense distance reward -||z' - z_g|| (RIG); > 0: sparse, 0 within this distance of
+    the goal (in ``reward_norm``) and -1 elsewhere (HER's binary reward, VAL's latent reward). In
+    latent units for RIG, in table units for the baselines."""
     td3: TD3Config = field(default_factory=TD3Config)
     goal_mix: GoalMix = field(default_factory=GoalMix)
     num_envs: int = 8
@@ -219,6 +224,8 @@ class RIGConfig:
             )
         if self.reward_norm not in ("l2", "l1"):
             raise ConfigError(f"reward_norm={self.reward_norm!r}; accepted values: ['l2', 'l1']")
+        if not self.reward_epsilon >= 0:
+            raise ConfigError(f"reward_epsilon={self.reward_epsilon!r}: expected >= 0 (0: dense reward)")
         if self.exploration not in ("ou", "gaussian"):
             raise ConfigError(f"exploration={self.exploration!r}; accepted values: ['ou', 'gaussian']")
 
@@ -499,7 +506,11 @@ class RIGAgent:
         self.counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
         self.counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
         self.last_update_metrics: dict[str, float] = {}
-        self.reward_fn = distance_reward(cfg.reward_norm)
+        self.reward_fn = (
+            sparse_threshold(cfg.reward_epsilon, cfg.reward_norm)
+            if cfg.reward_epsilon > 0
+            else distance_reward(cfg.reward_norm)
+        )
 
     def sample_prior(self, n: int) -> np.ndarray:
         return self.prior.sample(n, self.prior_generator).float().numpy()

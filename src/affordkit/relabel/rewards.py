@@ -42,13 +42,14 @@ def distance_reward(norm: Norm) -> RewardFn:
     raise ConfigError(f"reward norm {norm!r}; accepted values: ['l2', 'l1']")
 
 
-def sparse_threshold(epsilon: float) -> RewardFn:
-    """VAL's reward: 0 within ``epsilon`` of the goal, else -1."""
+def sparse_threshold(epsilon: float, norm: Norm = "l2") -> RewardFn:
+    """VAL's reward (HER's binary reward): 0 within ``epsilon`` of the goal in ``norm``, else -1."""
     if epsilon <= 0:
         raise ConfigError(f"sparse reward epsilon={epsilon}: expected > 0")
+    distance = distance_reward(norm)
 
     def reward(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
-        return (-latent_distance(achieved, desired) <= epsilon).astype(np.float32) - 1.0
+        return (-distance(achieved, desired) <= epsilon).astype(np.float32) - 1.0
 
     return reward
 
