@@ -59,12 +59,17 @@ def run_folder(runs_dir: Path, method: str, seed: int) -> Path | None:
     return found[-1] if found else None
 
 
+# the command line of the interpreter running this script, so that an unactivated virtual
+# environment (.venv/bin/python benchmarks/rig.py) runs its own affordkit
+AFFORDKIT = [sys.executable, "-m", "affordkit"]
+
+
 def command(args: argparse.Namespace, method: str, seed: int) -> list[str]:
     folder = run_folder(args.runs_dir, method, seed)
     if folder is not None:  # started before: every finished phase is reused, RL continues exactly
-        return ["affordkit", "rig", "--resume", str(folder)]
+        return [*AFFORDKIT, "rig", "--resume", str(folder)]
     return [
-        "affordkit", *COMMANDS[method], "--preset", args.preset, "--env", args.env, "--seed", str(seed),
+        *AFFORDKIT, *COMMANDS[method], "--preset", args.preset, "--env", args.env, "--seed", str(seed),
         "--env-steps", str(args.env_steps),
         "--runs-dir", str(args.runs_dir / f"{method}-seed{seed}"), *args.extra,
     ]  # fmt: skip
