@@ -26,9 +26,10 @@ def latent_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
 
 def l1_distance(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
     """-||z - z_g||_1: additive over dimensions, so progress along a few of them (one body's
-    position, say) counts fully however far the others are; under the 2-norm a change of size
-    delta along some dimensions moves the reward by about delta^2 / (2 * distance) when the
-    remaining dimensions hold most of the distance."""
+    position, say) counts fully however far the others are. Under the 2-norm a move of size delta
+    along dimensions whose own distance is p changes the reward by about delta * p / distance: one
+    body brought the last delta to its goal while the others hold a distance D >> delta gains only
+    about delta^2 / (2 * D)."""
     diff = np.asarray(achieved, dtype=np.float32) - np.asarray(desired, dtype=np.float32)
     return -np.abs(diff).sum(axis=-1)
 
