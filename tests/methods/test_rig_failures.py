@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from benchmarks import rig_failures
 
 from affordkit.methods import rig
-from benchmarks import rig_failures
 from tests.methods.test_rig import smoke
 
 
