@@ -1,4 +1,4 @@
-"""benchmarks/rig_failures.py on a finished smoke run of the state oracle."""
+"""benchmarks/rig_failures.py and rig_latent_probe.py on finished smoke runs."""
 
 from __future__ import annotations
 
@@ -23,3 +23,17 @@ def test_breakdown_of_a_finished_run(tmp_path: Path) -> None:
     meta = {"command": "c", "git_commit": "g", "date": "d", "cpu": "cpu", "cpu_count": 2}
     text = rig_failures.markdown([row], meta | {"python": "p", "numpy": "n", "torch": "t"}, seed=3)
     assert "| her-state | 0 | 800 | 16 |" in text
+
+
+def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None:
+    from benchmarks import rig_latent_probe as probe
+
+    monkeypatch.setattr(probe, "TRAIN", 200)
+    monkeypatch.setattr(probe, "TEST", 100)
+    run_dir = rig.run(smoke(tmp_path), progress=False).parent
+    row = probe.probe(run_dir, seed=0)
+    assert set(row["bodies"]) == {"effector", "object"}
+    for body in row["bodies"].values():
+        assert body["linear_error"] >= 0 and body["knn_error"] >= 0 and body["knn_error_true_state"] > 0
+        per_move = list(body["latent_distance_per_move"].values())
+        assert len(per_move) == len(probe.MOVES) and all(v >= 0 for v in per_move)

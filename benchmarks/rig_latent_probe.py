@@ -1,0 +1,154 @@
+"""How a RIG run's VAE encodes each body of the scene. For the VAE of each run folder (the one
+stored with its latest RL checkpoint), on images the env renders from random goal states:
+
+- decodability: the position error (table units) of each body read back from the posterior mean,
+  linearly (least squares on 3,000 scenes) and by 5 nearest neighbours, on 1,000 held-out scenes;
+  the 5-NN error of the true states themselves is the floor set by how densely 3,000 scenes cover
+  the table;
+- geometry: the latent distance ||mu(s') - mu(s)|| when one body moves by 0.05, 0.1 and 0.2 in a
+  random direction (medians over scenes), i.e. what the latent-distance reward sees of each body.
+
+    python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
+
+Scenes keep the effector and the object apart (centres more than 0.26 apart: no overlap).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from affordkit.envs import make_vector_env
+from affordkit.loops import checkpoint
+from affordkit.methods import rig
+
+try:
+    from benchmarks._common import provenance, provenance_lines, write_results
+except ImportError:  # run as a script from benchmarks/
+    from _common import provenance, provenance_lines, write_results  # type: ignore[no-redef]
+
+TRAIN, TEST, CHUNK = 3_000, 1_000, 100
+MOVES = (0.05, 0.1, 0.2)
+BODIES = {"effector": slice(0, 2), "object": slice(2, 4)}
+
+
+def load_vae(run_dir: Path) -> tuple[Any, str]:
+    cfg = rig.load_run_config(run_dir)
+    if cfg.observation != "latent" or cfg.latent_model != "vae":
+        raise SystemExit(f"{run_dir}: not a RIG run with a plain VAE (observation {cfg.observation!r})")
+    vae = rig.make_latent_model(cfg, torch.device("cpu"))
+    state, _ = checkpoint.load(run_dir / rig.ARTIFACTS / "rl", with_replay=False)
+    vae.load_state_dict(state["vae"])
+    vae.eval()
+    return vae, cfg.env
+
+
+def scenes(n: int, rng: np.random.Generator, hand_half: float, object_half: float) -> np.ndarray:
+    """(n, 4) random goal states [effector xy, object xy] with the two bodies apart."""
+    out: list[np.ndarray] = []
+    while sum(len(o) for o in out) < n:
+        h = rng.uniform(-hand_half, hand_half, (4 * n, 2))
+        p = rng.uniform(-object_half, object_half, (4 * n, 2))
+        keep = np.linalg.norm(h - p, axis=1) > 0.26
+        out.append(np.concatenate([h, p], axis=1)[keep])
+    return np.concatenate(out)[:n].astype(np.float32)
+
+
+def probe(run_dir: Path, seed: int) -> dict[str, Any]:
+    vae, env_name = load_vae(run_dir)
+    env = make_vector_env(env_name, CHUNK, autoreset_mode="disabled")
+    env.reset(seed=seed)
+    cfg = env.config
+    if cfg.num_objects != 1:
+        raise SystemExit(f"{run_dir}: the probe reads one object; {env_name} has {cfg.num_objects}")
+    rng = np.random.default_rng(seed)
+
+    def encode(states: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [vae.encode_mean(env.render_goal(states[i : i + CHUNK])).float().numpy()
+             for i in range(0, len(states), CHUNK)]
+        )  # fmt: skip
+
+    s = scenes(TRAIN + TEST, rng, cfg.hand_goal_half, cfg.object_goal_half)
+    z = encode(s)
+    tr, te = slice(0, TRAIN), slice(TRAIN, TRAIN + TEST)
+    weights = np.linalg.lstsq(np.c_[z[tr], np.ones(TRAIN)], s[tr], rcond=None)[0]
+    linear = np.c_[z[te], np.ones(TEST)] @ weights
+
+    def knn(features: np.ndarray) -> np.ndarray:
+        d = ((features[te, None, :] - features[None, tr, :]) ** 2).sum(-1)
+        return s[tr][np.argsort(d, axis=1)[:, :5]].mean(axis=1)
+
+    from_latent, from_state = knn(z), knn(s)
+    out: dict[str, Any] = {"run": str(run_dir), "env": env_name, "bodies": {}}
+    for body, cols in BODIES.items():
+
+        def err(pred: np.ndarray, cols: slice = cols) -> float:
+            return float(np.median(np.linalg.norm(pred[:, cols] - s[te][:, cols], axis=1)))
+
+        moves = {}
+        for step in MOVES:
+            moved = s[:TEST].copy()
+            angle = rng.uniform(0, 2 * np.pi, TEST)
+            moved[:, cols] += step * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+            half = cfg.hand_goal_half if body == "effector" else cfg.object_goal_half
+            moved[:, cols] = np.clip(moved[:, cols], -half, half)
+            apart = np.linalg.norm(moved[:, :2] - moved[:, 2:], axis=1) > 0.26
+            moved[~apart] = s[:TEST][~apart]  # a move into the other body is left out
+            dist = np.linalg.norm(encode(moved) - z[:TEST], axis=1)[apart]
+            moves[str(step)] = float(np.median(dist))
+        out["bodies"][body] = {
+            "linear_error": err(linear),
+            "knn_error": err(from_latent),
+            "knn_error_true_state": err(from_state),
+            "latent_distance_per_move": moves,
+        }
+    return out
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    moves = " / ".join(str(m) for m in MOVES)
+    lines = [
+        "# RIG: how the VAE encodes each body",
+        "",
+        *provenance_lines(meta),
+        f"- scenes: {TRAIN:,} to fit, {TEST:,} held out; random goal states, bodies apart",
+        "",
+        "Errors are median distances (table units) between a body's true position and the one read "
+        "from the posterior mean; the floor is the 5-NN error of the true states (scene density).",
+        "",
+        f"| run | body | linear error | 5-NN error | 5-NN floor | latent distance for a move of {moves} |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        for body, b in r["bodies"].items():
+            per = " / ".join(f"{v:.3f}" for v in b["latent_distance_per_move"].values())
+            lines.append(
+                f"| `{Path(r['run']).name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
+                f"| {b['knn_error_true_state']:.3f} | {per} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="rig_latent_probe")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = [probe(run, args.seed) for run in args.runs]
+    meta = provenance()
+    j, m = write_results(args.out, {"provenance": meta, "runs": rows}, markdown(rows, meta))
+    print(m.read_text())
+    print(f"wrote {j} and {m}")
+
+
+if __name__ == "__main__":
+    main()
