@@ -190,9 +190,14 @@ def markdown(args: argparse.Namespace, results: dict[str, Any], meta: dict[str, 
 
 def method_table(args: argparse.Namespace, results: dict[str, Any]) -> list[str]:
     """The budget line, the mean +- sd table, every seed and the curves of one env's runs."""
+    at_a_time = (
+        "collected from run folders started by earlier invocations (see their minutes)"
+        if args.summarise
+        else f"{args.jobs} run(s) at a time"
+    )
     lines = [
         f"- runs: preset `{args.preset}`, {args.env_steps:,} env steps, extra flags "
-        f"`{' '.join(args.extra) or '(none)'}`, {args.jobs} run(s) at a time, one torch thread each",
+        f"`{' '.join(args.extra) or '(none)'}`, {at_a_time}, one torch thread each",
         "",
         "Final evaluation: one episode per goal image the run never trained on (32 by default), "
         "success = effector and every object within 0.15 of their goals.",
