@@ -11,7 +11,6 @@ The goals come from ``--seed`` (never the seeds of the runs' own evaluations), t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import numpy as np
 import torch
 
 from affordkit.envs import make_vector_env
-from affordkit.loops import checkpoint
 from affordkit.methods import rig
 
 try:
@@ -30,23 +28,8 @@ except ImportError:  # run as a script from benchmarks/
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def load_agent(run_dir: Path) -> tuple[rig.RIGAgent, int]:
-    """The run's agent from its latest RL checkpoint, on the CPU, and the env steps it had taken."""
-    cfg = dataclasses.replace(rig.load_run_config(run_dir), device="cpu")
-    state, _ = checkpoint.load(run_dir / rig.ARTIFACTS / "rl", with_replay=False)
-    model = None
-    if cfg.observation == "latent":
-        model = rig.make_latent_model(cfg, torch.device("cpu"))
-        model.load_state_dict(state["vae"])
-        model.eval()
-    prior = rig.prior_from_state_dict(state["prior"])
-    agent = rig.RIGAgent(dataclasses.replace(cfg, replay_capacity=2), model, prior, None, torch.device("cpu"))
-    agent.td3.load_state_dict(state["td3"])
-    return agent, int(state["counters"]["env_steps"])
-
-
 def breakdown(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
-    agent, env_steps = load_agent(run_dir)
+    agent, env_steps = rig.load_agent(run_dir, device="cpu")
     config = make_vector_env(agent.cfg.env, 1, autoreset_mode="disabled").config
     result = rig.evaluate(agent, episodes, seed)
     hand = np.asarray(result.hand_distance, dtype=np.float64)

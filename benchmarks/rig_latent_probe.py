@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from affordkit.envs import make_vector_env
-from affordkit.loops import checkpoint
 from affordkit.methods import rig
 
 try:
@@ -37,14 +36,11 @@ BODIES = {"effector": slice(0, 2), "object": slice(2, 4)}
 
 
 def load_vae(run_dir: Path) -> tuple[Any, str]:
-    cfg = rig.load_run_config(run_dir)
+    agent, _ = rig.load_agent(run_dir, device="cpu")
+    cfg = agent.cfg
     if cfg.observation != "latent" or cfg.latent_model != "vae":
         raise SystemExit(f"{run_dir}: not a RIG run with a plain VAE (observation {cfg.observation!r})")
-    vae = rig.make_latent_model(cfg, torch.device("cpu"))
-    state, _ = checkpoint.load(run_dir / rig.ARTIFACTS / "rl", with_replay=False)
-    vae.load_state_dict(state["vae"])
-    vae.eval()
-    return vae, cfg.env
+    return agent.vae, cfg.env
 
 
 def scenes(n: int, rng: np.random.Generator, hand_half: float, object_half: float) -> np.ndarray:

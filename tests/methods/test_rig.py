@@ -23,6 +23,14 @@ def smoke(tmp_path: Path, **overrides) -> rig.RIGConfig:
     return dataclasses.replace(rig.smoke_preset(), runs_dir=tmp_path, device="cpu", **overrides)
 
 
+def baseline_agent(cfg: rig.RIGConfig) -> rig.RIGAgent:
+    """A fresh agent of a baseline (no VAE) with a small replay and a small goal bank."""
+    return rig.RIGAgent(
+        dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
+        torch.device("cpu"),
+    )  # fmt: skip
+
+
 def rl_state(run_dir: Path) -> dict:
     state, _ = checkpoint.load(run_dir / "checkpoints" / "rl", with_replay=False)
     return state
@@ -152,10 +160,7 @@ def test_pixel_baseline_runs_and_its_reward_is_the_true_state_distance(tmp_path:
     cfg = smoke(tmp_path, observation="pixels", env_steps=400, eval_every=400, checkpoint_every=400)
     report = rig.run(cfg, progress=False)
     assert report.parent.name.startswith("her-pixels-Push") and "raw pixels" in report.read_text()
-    agent = rig.RIGAgent(
-        dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
-        torch.device("cpu"),
-    )  # fmt: skip
+    agent = baseline_agent(cfg)
     rig.run_episode_batch(agent)
     batch = agent.sample_batch()
     size = 48 * 48 * 3
@@ -283,10 +288,7 @@ def test_reward_settings_set_the_relabeled_reward(tmp_path: Path, norm: str, eps
     """The state oracle's batch: states are its observations, so the reward can be checked against
     the goal half of each input, in the chosen norm, dense or sparse."""
     cfg = smoke(tmp_path, observation="state", reward_norm=norm, reward_epsilon=epsilon)
-    agent = rig.RIGAgent(
-        dataclasses.replace(cfg, replay_capacity=400), None, rig.goal_state_bank(cfg, 64), None,
-        torch.device("cpu"),
-    )  # fmt: skip
+    agent = baseline_agent(cfg)
     rig.run_episode_batch(agent)
     batch = agent.sample_batch()
     diff = batch.next_obs[:, :4] - batch.next_obs[:, 4:]

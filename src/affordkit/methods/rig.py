@@ -1056,23 +1056,32 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
     return path
 
 
-def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
-    """``affordkit eval``: the run's latest checkpoint on fresh goal images."""
+def load_agent(run_dir: Path, device: str | None = None) -> tuple[RIGAgent, int]:
+    """The agent of the run's latest RL checkpoint, ready to act (no replay), and the env steps it
+    had taken. ``device`` overrides the run's own (``"cpu"`` to inspect a GPU run here)."""
     cfg = load_run_config(run_dir)
-    device = resolve_device(cfg.device)
+    if device is not None:
+        cfg = dataclasses.replace(cfg, device=device)
+    dev = resolve_device(cfg.device)
     rl_state, _ = checkpoint.load(Path(run_dir) / ARTIFACTS / "rl", with_replay=False)
     vae: LatentModel | None = None
     if cfg.observation == "latent":
-        vae = make_latent_model(cfg, device)
+        vae = make_latent_model(cfg, dev)
         vae.load_state_dict(rl_state["vae"])
         vae.eval()
     prior = prior_from_state_dict(rl_state["prior"])
-    agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, None, device)
+    agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, None, dev)
     agent.td3.load_state_dict(rl_state["td3"])
+    return agent, int(rl_state["counters"]["env_steps"])
+
+
+def evaluate_run(run_dir: Path, episodes: int, seed: int) -> dict[str, float]:
+    """``affordkit eval``: the run's latest checkpoint on fresh goal images."""
+    agent, env_steps = load_agent(run_dir)
     result = evaluate(agent, episodes, seed)
     metrics = {
         **result.metrics(""),
-        "env_steps": float(rl_state["counters"]["env_steps"]),
+        "env_steps": float(env_steps),
         "episodes": float(episodes),
     }
     atomic.write_json(Path(run_dir) / f"eval-seed{seed}.json", metrics)
