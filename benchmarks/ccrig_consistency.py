@@ -81,6 +81,7 @@ PICTURE_CONTEXTS = 12  # columns of the picture: one per (colour, shape) where t
 PICTURE_GOALS = 3  # imagined goals per context and model in the picture
 PICTURE_KEYS = (
     "ccvae_broadcast",
+    "ccvae_broadcast_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -95,6 +96,11 @@ VARIANTS = [
     ("ccvae_raw", "CC-VAE, dropout 0.5, as trained", "ccvae"),
     ("ccvae_dropout0", "CC-VAE, dropout 0", "ccvae_dropout0"),
     ("ccvae_broadcast", "CC-VAE, dropout 0, broadcast decoder", "ccvae_broadcast"),
+    (
+        "ccvae_broadcast_data",
+        "CC-VAE, dropout 0, broadcast decoder, z_t ~ encodings of its training pairs",
+        "ccvae_broadcast",
+    ),
     ("ccvae_paper_beta", "CC-VAE, paper's beta 1 -> 50, dropout 0.5, recalibrated", "ccvae_paper_beta"),
     ("vae_standard", "VAE, z ~ N(0, I)", "vae"),
     ("vae_data", "VAE, z ~ encodings of its training images", "vae"),
@@ -207,10 +213,17 @@ def vae_config(args: argparse.Namespace) -> VAEConfig:
 Imagine = Callable[[np.ndarray, torch.Generator], np.ndarray]  # contexts uint8 -> goals uint8
 
 
-def ccvae_goals(model: CCVAE) -> Imagine:
+def ccvae_goals(model: CCVAE, bank: torch.Tensor | None = None) -> Imagine:
+    """Goals of the CC-VAE for each context: [z_t, z_c(context)] decoded, z_t ~ N(0, I) (CC-RIG), or
+    rows of ``bank`` uniformly (posterior means of training pairs, each encoded with its own
+    context: the aggregate posterior, as RIG's ``data`` prior)."""
+
     def imagine(contexts: np.ndarray, generator: torch.Generator) -> np.ndarray:
         z_c = model.context(contexts)
-        z = model.sample_prior(len(contexts), generator)
+        if bank is None:
+            z = model.sample_prior(len(contexts), generator)
+        else:
+            z = bank[torch.randint(len(bank), (len(contexts),), generator=generator)]
         with torch.no_grad():
             return to_uint8_images(model.decode(z, z_c))
 
@@ -381,9 +394,11 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         torch.manual_seed(seed)
         ccvae_b = CCVAE(ccvae_config(args, 0.0, decoder="broadcast"))
         info = train_model("ccvae_broadcast", ccvae_b, pairs)
-        info.pop("train_indices")
+        train_idx = info.pop("train_indices")
         info["context_decoder"] = context_decoder_agreement(ccvae_b, heldout, detected)
         measure("ccvae_broadcast", ccvae_goals(ccvae_b))
+        codes = ccvae_b.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
+        measure("ccvae_broadcast_data", ccvae_goals(ccvae_b, codes))
         del ccvae_b
 
     if args.paper_beta:
@@ -538,7 +553,11 @@ def report(
         means = [mean_sd([r["variants"][key][c] for r in per_seed]) for c in rates]
         spread = statistics.mean(r["variants"][key]["goal_spread"] for r in per_seed)
         lines.append(f"| **{labels[key]}** | mean +- sd | " + " | ".join(means) + f" | {spread:.1f} |")
-    ccvae_keys = [k for k in ("ccvae_recalibrated", "ccvae_dropout0", "ccvae_broadcast") if k in keys]
+    ccvae_keys = [
+        k
+        for k in ("ccvae_recalibrated", "ccvae_dropout0", "ccvae_broadcast", "ccvae_broadcast_data")
+        if k in keys
+    ]
     best_key = max(
         ccvae_keys, key=lambda k: statistics.mean(r["variants"][k]["consistent"] for r in per_seed)
     )

@@ -26,8 +26,9 @@ def make_vae(size: int = 48, **overrides: object) -> BetaVAE:
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("decoder", ["rig", "broadcast"])
-def test_shapes_dtypes_and_ranges(size: int, decoder: str) -> None:
-    vae = make_vae(size, latent_dim=5, decoder=decoder)
+@pytest.mark.parametrize("encoder", ["rig", "keypoints"])
+def test_shapes_dtypes_and_ranges(size: int, decoder: str, encoder: str) -> None:
+    vae = make_vae(size, latent_dim=5, decoder=decoder, encoder=encoder)
     x = images(3, size)
     mu, logvar = vae.encode(x)
     assert mu.shape == logvar.shape == (3, 5) and mu.dtype == torch.float32
@@ -107,8 +108,9 @@ def test_gaussian_reconstruction_is_half_the_squared_error() -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("decoder", ["rig", "broadcast"])
-def test_gradient_reaches_every_parameter(size: int, decoder: str) -> None:
-    vae = make_vae(size, decoder=decoder)
+@pytest.mark.parametrize("encoder", ["rig", "keypoints"])
+def test_gradient_reaches_every_parameter(size: int, decoder: str, encoder: str) -> None:
+    vae = make_vae(size, decoder=decoder, encoder=encoder)
     vae.train()
     vae.loss(images(8, size), torch.Generator().manual_seed(0))["loss"].backward()
     names = [name for name, _ in vae.named_parameters()]
@@ -163,6 +165,8 @@ def test_bad_images_raise(bad: object) -> None:
         dict(reduction="max"),
         dict(decoder="deconv"),
         dict(min_variance=0.0),
+        dict(encoder="resnet"),
+        dict(encoder="keypoints", keypoints=0),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:

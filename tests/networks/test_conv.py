@@ -14,6 +14,7 @@ from affordkit.networks import (
     RIG_84,
     ConvDecoder,
     ConvEncoder,
+    KeypointEncoder,
     rig_arch,
     to_float_images,
     to_uint8_images,
@@ -95,3 +96,39 @@ def test_to_float_images_converts_uint8_hwc() -> None:
 def test_to_float_images_rejects_bad_input(bad: object) -> None:
     with pytest.raises(ConfigError, match="images"):
         to_float_images(bad, 48)
+
+
+@pytest.mark.parametrize("size", [48, 84])
+def test_keypoint_encoder_gives_expected_positions(size: int) -> None:
+    torch.manual_seed(0)
+    encoder = KeypointEncoder(size, keypoints=5)
+    x = torch.rand(3, 3, size, size)
+    out = encoder(x)
+    assert out.shape == (3, encoder.feature_dim) == (3, 10)
+    assert out.abs().max() <= 1.0  # expectations of grid positions in [-1, 1]
+    out.sum().backward()
+    for name, p in encoder.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+
+def test_keypoint_encoder_tracks_a_bright_spot() -> None:
+    """With the convs replaced by an identity-like detector of the red channel and a sharp softmax,
+    the keypoint is the spot's position: features are image coordinates, linear in where things are."""
+    encoder = KeypointEncoder(48, keypoints=1, channels=1)
+    with torch.no_grad():
+        for conv in encoder.net:
+            if isinstance(conv, nn.Conv2d):
+                conv.weight.zero_()
+                conv.bias.zero_()
+                centre = conv.kernel_size[0] // 2
+                conv.weight[0, 0, centre, centre] = 1.0  # pass channel 0 (red) through
+        encoder.log_inverse_temperature.fill_(5.0)  # nearly an argmax
+    positions = []
+    for col in (8, 20, 32, 44):
+        x = torch.zeros(1, 3, 48, 48)
+        x[0, 0, 22:26, col - 2 : col + 2] = 1.0
+        positions.append(encoder(x)[0].tolist())
+    xs = [p[0] for p in positions]
+    assert all(b > a for a, b in zip(xs, xs[1:], strict=False))  # moves right with the spot
+    assert np.allclose(np.diff(xs), np.diff(xs)[0], atol=0.02)  # by equal steps for equal moves
+    assert all(abs(p[1] - positions[0][1]) < 1e-3 for p in positions)  # and not up or down

@@ -35,6 +35,7 @@ from affordkit.networks.conv import (
     BroadcastDecoder,
     ConvDecoder,
     ConvEncoder,
+    KeypointEncoder,
     he_init,
     rig_arch,
     to_float_images,
@@ -44,6 +45,7 @@ from affordkit.networks.conv import (
 Reconstruction = Literal["gaussian", "bernoulli"]
 Reduction = Literal["sum", "mean"]
 DecoderKind = Literal["rig", "broadcast"]
+EncoderKind = Literal["rig", "keypoints"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,12 @@ class VAEConfig:
     keeps only the puck (docs/methods/rig.md)."""
     min_variance: float = 1e-3
     """Floor of the posterior variance: logvar = log(min_variance) + |linear| (rlkit ConvVAE)."""
+    encoder: EncoderKind = "rig"
+    """``rig``: the original conv encoder; ``keypoints``: a spatial-softmax encoder whose features
+    are expected image positions (:class:`~affordkit.networks.conv.KeypointEncoder`; Levine, Finn
+    et al. 2016), so the posterior mean is close to linear in where each body is."""
+    keypoints: int = 16
+    """Keypoints of the ``keypoints`` encoder (features: 2 per keypoint); unused by ``rig``."""
 
     def __post_init__(self) -> None:
         if self.image_size not in SUPPORTED_IMAGE_SIZES:
@@ -99,6 +107,10 @@ class VAEConfig:
         if not isinstance(self.beta_warmup_steps, int) or self.beta_warmup_steps < 0:
             raise ConfigError(f"beta_warmup_steps={self.beta_warmup_steps!r}: expected an integer >= 0")
         check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
+        if self.encoder not in ("rig", "keypoints"):
+            raise ConfigError(f"encoder={self.encoder!r}; accepted values: ['rig', 'keypoints']")
+        if not isinstance(self.keypoints, int) or self.keypoints < 1:
+            raise ConfigError(f"keypoints={self.keypoints!r}: expected a positive integer")
 
 
 def check_likelihood_fields(reconstruction: str, reduction: str, decoder: str, min_variance: float) -> None:
@@ -121,9 +133,15 @@ class BetaVAE(nn.Module):
         super().__init__()
         self.config = config
         arch = rig_arch(config.image_size)
-        self.encoder = ConvEncoder(arch)
-        self.mu_head = nn.Linear(arch.feature_dim, config.latent_dim)
-        self.logvar_head = nn.Linear(arch.feature_dim, config.latent_dim)
+        self.encoder: nn.Module
+        if config.encoder == "keypoints":
+            self.encoder = KeypointEncoder(config.image_size, keypoints=config.keypoints)
+            feature_dim = self.encoder.feature_dim
+        else:
+            self.encoder = ConvEncoder(arch)
+            feature_dim = arch.feature_dim
+        self.mu_head = nn.Linear(feature_dim, config.latent_dim)
+        self.logvar_head = nn.Linear(feature_dim, config.latent_dim)
         self.decoder: nn.Module = (
             ConvDecoder(arch, config.latent_dim)
             if config.decoder == "rig"
