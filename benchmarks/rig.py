@@ -7,7 +7,10 @@
 
 Each (method, seed) is one `affordkit rig` run folder under ``--runs-dir``; a run that was stopped
 (session end, Ctrl-C, a killed process) is resumed exactly, a finished one is kept, so the command
-can be repeated until every run is done. Results: ``benchmarks/results/<out>.json`` (per method:
+can be repeated until every run is done. Each finished run's numbers and curve are also kept in
+``benchmarks/results/<out>_runs/<method>-seed<N>.json`` (run folders under ``runs/`` are not in
+git), and a run whose folder is gone is summarised from that record; a benchmark of another setting
+takes another ``--out``. Results: ``benchmarks/results/<out>.json`` (per method:
 per-seed final success rate, final object and hand distance, wall-clock minutes, env steps),
 ``<out>.md`` (every seed, mean and spread, the evaluation curves) and ``<out>_curves.png``.
 
@@ -104,13 +107,14 @@ def read_run(folder: Path) -> dict[str, Any] | None:
     if not final:
         return None
     curve = [
-        (int(r["step"]), float(r["seconds"]) / 60, float(r["eval/success_rate"]),
-         float(r.get("eval/final_object_distance") or "nan"), float(r["eval/final_hand_distance"]))
+        [int(r["step"]), float(r["seconds"]) / 60, float(r["eval/success_rate"]),
+         float(r.get("eval/final_object_distance") or "nan"), float(r["eval/final_hand_distance"])]
         for r in rows if r.get("eval/success_rate")
     ]  # fmt: skip
     config = json.loads((folder / "config.json").read_text())
     return {
         "folder": str(folder),
+        "command": config.get("command"),
         "commit": config["git_commit"],
         "dirty": config["git_dirty"],
         "env_steps": config["config"]["env_steps"],
@@ -120,11 +124,31 @@ def read_run(folder: Path) -> dict[str, Any] | None:
     }
 
 
+def record_path(args: argparse.Namespace, method: str, seed: int) -> Path:
+    """Where a finished run's :func:`read_run` record is kept in git."""
+    return RESULTS / f"{args.out}_runs" / f"{method}-seed{seed}.json"
+
+
+def finished_run(args: argparse.Namespace, method: str, seed: int) -> dict[str, Any] | None:
+    """The record of a finished (method, seed): read from its run folder (and then stored in
+    ``benchmarks/results/<out>_runs/``), or, where the folder is gone, from the stored record."""
+    folder = run_folder(args.runs_dir, method, seed)
+    path = record_path(args, method, seed)
+    run = read_run(folder) if folder is not None else None
+    if run is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, json.dumps(run, indent=1) + "\n")
+        return run
+    if folder is None and path.exists():
+        stored: dict[str, Any] = json.loads(path.read_text())
+        return stored
+    return None
+
+
 def summarise(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for method in args.methods:
-        runs = {s: run_folder(args.runs_dir, method, s) for s in args.seeds}
-        read = {s: read_run(f) for s, f in runs.items() if f is not None}
+        read = {s: finished_run(args, method, s) for s in args.seeds}
         done = {s: r for s, r in read.items() if r is not None}
         if not done:
             continue

@@ -37,3 +37,27 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
         assert body["linear_error"] >= 0 and body["knn_error"] >= 0 and body["knn_error_true_state"] > 0
         per_move = list(body["latent_distance_per_move"].values())
         assert len(per_move) == len(probe.MOVES) and all(v >= 0 for v in per_move)
+
+
+def test_benchmark_keeps_a_record_of_each_finished_run(tmp_path: Path, monkeypatch) -> None:
+    """benchmarks/rig.py summarises a finished run from its folder, stores the record in the
+    results folder, and summarises it from that record once the run folder is gone."""
+    import argparse
+    import shutil
+
+    from benchmarks import rig as bench
+
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    runs_dir = tmp_path / "runs"
+    cfg = smoke(runs_dir / "state_her-seed3", observation="state")
+    run_dir = rig.run(cfg, progress=False).parent
+    args = argparse.Namespace(runs_dir=runs_dir, out="bench", methods=["state_her", "rig"], seeds=[3, 4])
+    first = bench.summarise(args)
+    assert list(first) == ["state_her"] and first["state_her"]["seeds"] == [3]
+    record = tmp_path / "results" / "bench_runs" / "state_her-seed3.json"
+    assert record.exists()
+    shutil.rmtree(run_dir)
+    again = bench.summarise(args)
+    assert again["state_her"]["success"] == first["state_her"]["success"]
+    assert again["state_her"]["runs"]["3"]["curve"] == first["state_her"]["runs"]["3"]["curve"]
+    assert again["state_her"]["missing_seeds"] == [4]
