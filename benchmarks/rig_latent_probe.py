@@ -10,12 +10,15 @@ stored with its latest RL checkpoint), on images the env renders from random goa
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
+A run folder whose RL has not checkpointed yet is probed with its pre-trained VAE.
+
 Scenes keep the effector and the object apart (centres more than 0.26 apart: no overlap).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from affordkit.envs import make_vector_env
+from affordkit.loops import checkpoint
 from affordkit.methods import rig
 
 try:
@@ -36,10 +40,17 @@ BODIES = {"effector": slice(0, 2), "object": slice(2, 4)}
 
 
 def load_vae(run_dir: Path) -> tuple[Any, str]:
-    agent, _ = rig.load_agent(run_dir, device="cpu")
-    cfg = agent.cfg
+    """The VAE of the run's latest RL checkpoint, or, before the first one, the pre-trained VAE."""
+    cfg = rig.load_run_config(run_dir)
     if cfg.observation != "latent" or cfg.latent_model != "vae":
         raise SystemExit(f"{run_dir}: not a RIG run with a plain VAE (observation {cfg.observation!r})")
+    artifacts = Path(run_dir) / rig.ARTIFACTS
+    if not (artifacts / "rl").exists() and (artifacts / "vae.pt").exists():
+        state, _ = checkpoint.load(artifacts / "vae.pt", with_replay=False)
+        vae = rig.make_latent_model(dataclasses.replace(cfg, device="cpu"), torch.device("cpu"))
+        vae.load_state_dict(state["vae"])
+        return vae.eval(), cfg.env
+    agent, _ = rig.load_agent(run_dir, device="cpu")
     return agent.vae, cfg.env
 
 
@@ -124,7 +135,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         for body, b in r["bodies"].items():
             per = " / ".join(f"{v:.3f}" for v in b["latent_distance_per_move"].values())
             lines.append(
-                f"| `{Path(r['run']).name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
+                f"| `{Path(r['run']).parent.name}/{Path(r['run']).name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
                 f"| {b['knn_error_true_state']:.3f} | {per} |"
             )
     return "\n".join(lines) + "\n"
