@@ -134,8 +134,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     for r in rows:
         for body, b in r["bodies"].items():
             per = " / ".join(f"{v:.3f}" for v in b["latent_distance_per_move"].values())
+            run = Path(r["run"])
             lines.append(
-                f"| `{Path(r['run']).parent.name}/{Path(r['run']).name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
+                f"| `{run.parent.name}/{run.name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
                 f"| {b['knn_error_true_state']:.3f} | {per} |"
             )
     return "\n".join(lines) + "\n"
