@@ -195,7 +195,7 @@ def ccvae_config(
     return CCVAEConfig(
         image_size=args.image_size,
         beta_start=0.0,
-        beta_end=1.0,
+        beta_end=args.beta,
         beta_ramp_steps=args.warmup,
         context_dropout=dropout,
         decoder=decoder,
@@ -206,7 +206,11 @@ def vae_config(args: argparse.Namespace) -> VAEConfig:
     """RIG's presets (methods/rig.py): beta 1, latent 8, the broadcast decoder; KL warm-up
     ``--warmup`` steps (the presets' 2,000 for 3,000 steps, 1,000 in the quick preset)."""
     return VAEConfig(
-        image_size=args.image_size, beta=1.0, latent_dim=8, decoder="broadcast", beta_warmup_steps=args.warmup
+        image_size=args.image_size,
+        beta=args.beta,
+        latent_dim=8,
+        decoder="broadcast",
+        beta_warmup_steps=args.warmup,
     )
 
 
@@ -512,6 +516,7 @@ def report(
     rates = [c for c in RATES if all(c in r["variants"][k] for r in per_seed for k in keys)]  # older runs
     schedule = ", cosine decay to 5%" if getattr(args, "lr_schedule", "constant") == "cosine" else ""
     size = args.image_size
+    beta = getattr(args, "beta", 1.0)  # results written before --beta existed used 1
     lines = [
         f"# CC-RIG: do imagined goals keep their context's object? (ColorPush, {size}x{size})",
         "",
@@ -523,7 +528,7 @@ def report(
         f"U{{1..{MAX_RANDOM_STEPS}}} random actions from the start, {GOAL_PAIRS} after setting the episode's "
         f"random goal state and U{{0..{MAX_RANDOM_STEPS}}} random actions (CC-RIG's recipe); "
         f"{per_seed[0]['num_pairs']:,} pairs, 5% held out by fit. Every model: {args.steps:,} Adam steps of "
-        f"{args.batch_size} (lr {args.lr:g}{schedule}), KL weight 0 -> 1 over the first "
+        f"{args.batch_size} (lr {args.lr:g}{schedule}), KL weight 0 -> {beta:g} over the first "
         f"{args.warmup:,} steps. "
         "CC-VAE: the paper's network (context dropout 0.5, latent 6, context 4, RIG decoder, w = 1, "
         "sum-reduced Bernoulli likelihood) with the plain VAE's KL weight instead of the paper's "
@@ -535,7 +540,7 @@ def report(
             if "ccvae_broadcast" in keys
             else ""
         )
-        + "VAE: RIG's preset (beta 1, latent 8, broadcast decoder), on the same s_t.",
+        + f"VAE: RIG's preset (beta {beta:g}, latent 8, broadcast decoder), on the same s_t.",
         "",
         f"Goals: one per context for {args.contexts:,} contexts s_0 of held-out episodes. Consistent = "
         "`detect_objects` finds an object of the context's colour and shape in the goal. Note that "
@@ -688,6 +693,7 @@ def rewrite_report(out: str) -> None:
         ),
         lr_schedule=settings["fit"].get("lr_schedule", "constant"),
         image_size=settings.get("image_size", IMAGE_SIZE),
+        beta=settings["vae"]["beta"],
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -709,6 +715,9 @@ def main() -> None:
         "--image-size", type=int, choices=[48, 84], default=IMAGE_SIZE, help="side of every image (pixels)"
     )
     parser.add_argument("--warmup", type=int, default=1000, help="KL warm-up steps of both models")
+    parser.add_argument(
+        "--beta", type=float, default=1.0, help="KL weight after the warm-up (all but the paper-beta model)"
+    )
     parser.add_argument(
         "--paper-beta", action="store_true", help="also a CC-VAE with the paper's beta 1 -> 50 over the run"
     )

@@ -8,7 +8,7 @@
 Each (method, seed) is one `affordkit rig` run folder under ``--runs-dir``; a run that was stopped
 (session end, Ctrl-C, a killed process) is resumed exactly, a finished one is kept, so the command
 can be repeated until every run is done. Each finished run's numbers and curve are also kept in
-``benchmarks/results/<out>_runs/<method>-seed<N>.json`` (run folders under ``runs/`` are not in
+``benchmarks/results/<out>_records/<method>-seed<N>.json`` (run folders under ``runs/`` are not in
 git), and a run whose folder is gone is summarised from that record; a benchmark of another setting
 takes another ``--out``. Results: ``benchmarks/results/<out>.json`` (per method:
 per-seed final success rate, final object and hand distance, wall-clock minutes, env steps),
@@ -126,12 +126,12 @@ def read_run(folder: Path) -> dict[str, Any] | None:
 
 def record_path(args: argparse.Namespace, method: str, seed: int) -> Path:
     """Where a finished run's :func:`read_run` record is kept in git."""
-    return RESULTS / f"{args.out}_runs" / f"{method}-seed{seed}.json"
+    return RESULTS / f"{args.out}_records" / f"{method}-seed{seed}.json"
 
 
 def finished_run(args: argparse.Namespace, method: str, seed: int) -> dict[str, Any] | None:
     """The record of a finished (method, seed): read from its run folder (and then stored in
-    ``benchmarks/results/<out>_runs/``), or, where the folder is gone, from the stored record."""
+    ``benchmarks/results/<out>_records/``), or, where the folder is gone, from the stored record."""
     folder = run_folder(args.runs_dir, method, seed)
     path = record_path(args, method, seed)
     run = read_run(folder) if folder is not None else None
