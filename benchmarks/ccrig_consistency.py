@@ -82,6 +82,8 @@ PICTURE_GOALS = 3  # imagined goals per context and model in the picture
 PICTURE_KEYS = (
     "ccvae_broadcast",
     "ccvae_broadcast_data",
+    "ccvae_keypoints",
+    "ccvae_keypoints_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -100,6 +102,12 @@ VARIANTS = [
         "ccvae_broadcast_data",
         "CC-VAE, dropout 0, broadcast decoder, z_t ~ encodings of its training pairs",
         "ccvae_broadcast",
+    ),
+    ("ccvae_keypoints", "CC-VAE, dropout 0, broadcast decoder, keypoint state encoder", "ccvae_keypoints"),
+    (
+        "ccvae_keypoints_data",
+        "CC-VAE, dropout 0, broadcast decoder, keypoint state encoder, z_t ~ encodings of its training pairs",
+        "ccvae_keypoints",
     ),
     ("ccvae_paper_beta", "CC-VAE, paper's beta 1 -> 50, dropout 0.5, recalibrated", "ccvae_paper_beta"),
     ("vae_standard", "VAE, z ~ N(0, I)", "vae"),
@@ -185,7 +193,11 @@ def fit_config(args: argparse.Namespace, seed: int) -> FitConfig:
 
 
 def ccvae_config(
-    args: argparse.Namespace, dropout: float, paper_beta: bool = False, decoder: str = "rig"
+    args: argparse.Namespace,
+    dropout: float,
+    paper_beta: bool = False,
+    decoder: str = "rig",
+    encoder: str = "rig",
 ) -> CCVAEConfig:
     """The paper's CC-VAE (latent 6, context 4, RIG decoder, w = 1, sum-reduced Bernoulli) with the
     plain VAE's KL schedule (0 -> 1 over ``--warmup`` steps), or with the paper's 1 -> 50 over the
@@ -199,6 +211,7 @@ def ccvae_config(
         beta_ramp_steps=args.warmup,
         context_dropout=dropout,
         decoder=decoder,
+        encoder=encoder,
     )
 
 
@@ -405,6 +418,17 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("ccvae_broadcast_data", ccvae_goals(ccvae_b, codes))
         del ccvae_b
 
+    if args.keypoints:
+        torch.manual_seed(seed)
+        ccvae_k = CCVAE(ccvae_config(args, 0.0, decoder="broadcast", encoder="keypoints"))
+        info = train_model("ccvae_keypoints", ccvae_k, pairs)
+        train_idx = info.pop("train_indices")
+        info["context_decoder"] = context_decoder_agreement(ccvae_k, heldout, detected)
+        measure("ccvae_keypoints", ccvae_goals(ccvae_k))
+        codes = ccvae_k.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
+        measure("ccvae_keypoints_data", ccvae_goals(ccvae_k, codes))
+        del ccvae_k
+
     if args.paper_beta:
         torch.manual_seed(seed)
         paper = CCVAE(ccvae_config(args, 0.5, paper_beta=True))
@@ -560,7 +584,14 @@ def report(
         lines.append(f"| **{labels[key]}** | mean +- sd | " + " | ".join(means) + f" | {spread:.1f} |")
     ccvae_keys = [
         k
-        for k in ("ccvae_recalibrated", "ccvae_dropout0", "ccvae_broadcast", "ccvae_broadcast_data")
+        for k in (
+            "ccvae_recalibrated",
+            "ccvae_dropout0",
+            "ccvae_broadcast",
+            "ccvae_broadcast_data",
+            "ccvae_keypoints",
+            "ccvae_keypoints_data",
+        )
         if k in keys
     ]
     best_key = max(
@@ -688,7 +719,7 @@ def rewrite_report(out: str) -> None:
         lr=settings["fit"]["lr"],
         warmup=next(
             settings[k]["beta_ramp_steps"]
-            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast")
+            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast", "ccvae_keypoints")
             if settings.get(k)
         ),
         lr_schedule=settings["fit"].get("lr_schedule", "constant"),
@@ -727,6 +758,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--skip-broadcast", action="store_true", help="do not train the broadcast-decoder CC-VAE"
+    )
+    parser.add_argument(
+        "--keypoints",
+        action="store_true",
+        help="also a CC-VAE with the keypoint state encoder (dropout 0, broadcast decoder)",
     )
     parser.add_argument(
         "--lr-schedule", choices=["constant", "cosine"], default="constant", help="of every model's fit"
@@ -775,6 +811,11 @@ def main() -> None:
                 None
                 if args.skip_broadcast
                 else dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast"))
+            ),
+            "ccvae_keypoints": (
+                dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast", encoder="keypoints"))
+                if args.keypoints
+                else None
             ),
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None

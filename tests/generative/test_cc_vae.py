@@ -68,6 +68,8 @@ def test_defaults_are_the_papers() -> None:
         dict(reduction="max"),
         dict(decoder="deconv"),
         dict(min_variance=0.0),
+        dict(encoder="resnet"),
+        dict(encoder="keypoints", keypoints=0),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -78,8 +80,9 @@ def test_bad_config_raises(bad: dict[str, object]) -> None:
 # --------------------------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("decoder", ["rig", "broadcast"])
-def test_shapes_dtypes_and_ranges(size: int, decoder: str) -> None:
-    model = make_model(size, decoder=decoder)
+@pytest.mark.parametrize("encoder", ["rig", "keypoints"])
+def test_shapes_dtypes_and_ranges(size: int, decoder: str, encoder: str) -> None:
+    model = make_model(size, decoder=decoder, encoder=encoder)
     model.eval()
     batch = pairs(3, size)
     mu, logvar = model.encode(batch["image"], batch["context"])
@@ -182,8 +185,9 @@ def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
 
 
 @pytest.mark.parametrize("decoder", ["rig", "broadcast"])
-def test_gradient_routing(decoder: str) -> None:
-    model = make_model(48, decoder=decoder)
+@pytest.mark.parametrize("encoder", ["rig", "keypoints"])
+def test_gradient_routing(decoder: str, encoder: str) -> None:
+    model = make_model(48, decoder=decoder, encoder=encoder)
     # the context decoder's term trains e_0 and the context decoder, nothing of s_t's path
     assert reached(model, "context_reconstruction") == {
         "state_encoder": {False},

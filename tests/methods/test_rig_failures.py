@@ -54,7 +54,7 @@ def test_benchmark_keeps_a_record_of_each_finished_run(tmp_path: Path, monkeypat
     args = argparse.Namespace(runs_dir=runs_dir, out="bench", methods=["state_her", "rig"], seeds=[3, 4])
     first = bench.summarise(args)
     assert list(first) == ["state_her"] and first["state_her"]["seeds"] == [3]
-    record = tmp_path / "results" / "bench_runs" / "state_her-seed3.json"
+    record = tmp_path / "results" / "bench_records" / "state_her-seed3.json"
     assert record.exists()
     shutil.rmtree(run_dir)
     again = bench.summarise(args)

@@ -39,7 +39,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from affordkit.errors import ConfigError
-from affordkit.generative.vae import DecoderKind, Reconstruction, Reduction, check_likelihood_fields
+from affordkit.generative.vae import (
+    DecoderKind,
+    EncoderKind,
+    Reconstruction,
+    Reduction,
+    check_encoder_fields,
+    check_likelihood_fields,
+    image_encoder,
+)
 from affordkit.logging import image_grid
 from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
@@ -108,6 +116,14 @@ class CCVAEConfig:
     decoder, :class:`~affordkit.networks.conv.BroadcastDecoder`)."""
     min_variance: float = 1e-3
     """Floor of the posterior variance of z_t: logvar = log(min_variance) + |linear| (rlkit)."""
+    encoder: EncoderKind = "rig"
+    """The state encoder of s_t (the context encoder stays RIG's conv trunk, since z_c must hold
+    the scene's appearance): ``rig`` (the paper's conv encoder) or ``keypoints`` (spatial-softmax
+    keypoints, :class:`~affordkit.networks.conv.KeypointEncoder`): its features are image
+    positions, so z_t can hold where things are but hardly what they look like, which is left to
+    z_c (docs/methods/ccrig.md)."""
+    keypoints: int = 16
+    """Keypoints of the ``keypoints`` state encoder; unused by ``rig``."""
 
     def __post_init__(self) -> None:
         if self.image_size not in SUPPORTED_IMAGE_SIZES:
@@ -127,6 +143,7 @@ class CCVAEConfig:
         if not 0 <= self.context_dropout < 1:
             raise ConfigError(f"context_dropout={self.context_dropout!r}: expected in [0, 1)")
         check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
+        check_encoder_fields(self.encoder, self.keypoints)
 
 
 class ContextEncoder(nn.Module):
@@ -153,9 +170,9 @@ class CCVAE(nn.Module):
         super().__init__()
         self.config = config
         arch = rig_arch(config.image_size)
-        self.encoder = ConvEncoder(arch)
-        self.mu_head = nn.Linear(arch.feature_dim + config.context_dim, config.latent_dim)
-        self.logvar_head = nn.Linear(arch.feature_dim + config.context_dim, config.latent_dim)
+        self.encoder, feature_dim = image_encoder(config.encoder, config.image_size, config.keypoints)
+        self.mu_head = nn.Linear(feature_dim + config.context_dim, config.latent_dim)
+        self.logvar_head = nn.Linear(feature_dim + config.context_dim, config.latent_dim)
         he_init(self.mu_head)
         he_init(self.logvar_head)
         self.decoder = _decoder(config, arch, config.latent_dim + config.context_dim)

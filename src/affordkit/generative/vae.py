@@ -107,10 +107,26 @@ class VAEConfig:
         if not isinstance(self.beta_warmup_steps, int) or self.beta_warmup_steps < 0:
             raise ConfigError(f"beta_warmup_steps={self.beta_warmup_steps!r}: expected an integer >= 0")
         check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
-        if self.encoder not in ("rig", "keypoints"):
-            raise ConfigError(f"encoder={self.encoder!r}; accepted values: ['rig', 'keypoints']")
-        if not isinstance(self.keypoints, int) or self.keypoints < 1:
-            raise ConfigError(f"keypoints={self.keypoints!r}: expected a positive integer")
+        check_encoder_fields(self.encoder, self.keypoints)
+
+
+def check_encoder_fields(encoder: str, keypoints: int) -> None:
+    """The image encoder settings the VAEs of this package share (ConfigError naming the accepted
+    values)."""
+    if encoder not in ("rig", "keypoints"):
+        raise ConfigError(f"encoder={encoder!r}; accepted values: ['rig', 'keypoints']")
+    if not isinstance(keypoints, int) or isinstance(keypoints, bool) or keypoints < 1:
+        raise ConfigError(f"keypoints={keypoints!r}: expected a positive integer")
+
+
+def image_encoder(kind: str, image_size: int, keypoints: int) -> tuple[nn.Module, int]:
+    """An image encoder of the VAEs and its feature size: RIG's conv encoder (``rig``) or the
+    spatial-softmax :class:`~affordkit.networks.conv.KeypointEncoder` (``keypoints``)."""
+    if kind == "keypoints":
+        encoder = KeypointEncoder(image_size, keypoints=keypoints)
+        return encoder, encoder.feature_dim
+    arch = rig_arch(image_size)
+    return ConvEncoder(arch), arch.feature_dim
 
 
 def check_likelihood_fields(reconstruction: str, reduction: str, decoder: str, min_variance: float) -> None:
@@ -133,13 +149,7 @@ class BetaVAE(nn.Module):
         super().__init__()
         self.config = config
         arch = rig_arch(config.image_size)
-        self.encoder: nn.Module
-        if config.encoder == "keypoints":
-            self.encoder = KeypointEncoder(config.image_size, keypoints=config.keypoints)
-            feature_dim = self.encoder.feature_dim
-        else:
-            self.encoder = ConvEncoder(arch)
-            feature_dim = arch.feature_dim
+        self.encoder, feature_dim = image_encoder(config.encoder, config.image_size, config.keypoints)
         self.mu_head = nn.Linear(feature_dim, config.latent_dim)
         self.logvar_head = nn.Linear(feature_dim, config.latent_dim)
         self.decoder: nn.Module = (
