@@ -82,6 +82,8 @@ def launch(args: argparse.Namespace, method: str, seed: int) -> tuple[str, int, 
     folder = run_folder(args.runs_dir, method, seed)
     if folder is not None and (folder / "report.md").exists():
         return method, seed, 0
+    if folder is None and record_path(args, method, seed).exists():  # finished; its folder is gone
+        return method, seed, 0
     cmd = command(args, method, seed)
     log = args.runs_dir / f"{method}-seed{seed}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
