@@ -261,10 +261,26 @@ def test_ccrig_policy_sees_its_episode_context_and_imagines_goals_in_it(tmp_path
     assert len(np.unique(own.round(5), axis=0)) > 1  # several scenes in the sample
 
 
+def test_ccrig_data_prior_draws_the_training_pairs_state_codes(tmp_path: Path) -> None:
+    from affordkit.generative import CCVAE
+
+    cfg = dataclasses.replace(ccrig_smoke(tmp_path), prior="data")
+    torch.manual_seed(0)
+    model = CCVAE(cfg.ccvae).eval()
+    data = rig.collect_vae_data(dataclasses.replace(cfg, vae_images=36))
+    assert isinstance(data, dict)
+    prior = rig.make_prior(cfg, model, data)
+    codes = model.encode_mean(data["image"], data["context"]).numpy()
+    draws = prior.sample(50, torch.Generator().manual_seed(0)).numpy()
+    assert draws.shape == (50, cfg.ccvae.latent_dim)  # z_t only; z_c is joined per episode
+    # every draw is one of the training pairs' z_t
+    assert np.abs(draws[:, None] - codes[None]).max(-1).min(1).max() < 1e-6
+
+
 @pytest.mark.parametrize(
     "overrides, match",
     [
-        (dict(prior="data"), "prior standard"),
+        (dict(prior="fitted"), "prior standard"),
         (dict(finetune_every=400), "frozen"),
         (dict(observation="state"), "observation='latent'"),
         (dict(latent_model="nope"), "latent_model"),

@@ -135,7 +135,8 @@ class RIGConfig:
     """``vae``: RIG's beta-VAE of single images (``vae``); ``ccvae``: CC-RIG's context-conditioned VAE
     (``ccvae``), trained on (s_0, s_t) pairs of one episode, whose policy input and imagined goals
     carry the context code z_c of the episode's first image (module docstring). CC-RIG needs
-    ``prior = "standard"`` and ``finetune_every = 0`` (its encoder stays frozen during RL)."""
+    ``prior = "standard"`` (CC-RIG's z_t ~ N(0, I)) or ``"data"`` (z_t of the training pairs,
+    joined to the episode's z_c) and ``finetune_every = 0`` (its encoder stays frozen during RL)."""
     ccvae: CCVAEConfig = field(
         default_factory=lambda: CCVAEConfig(decoder="broadcast", context_dropout=0.0, beta_end=1.0)
     )
@@ -206,10 +207,10 @@ class RIGConfig:
         if self.latent_model == "ccvae":
             if self.observation != "latent":
                 raise ConfigError("latent_model='ccvae' is CC-RIG: it needs observation='latent'")
-            if self.prior != "standard":
+            if self.prior not in ("standard", "data"):
                 raise ConfigError(
-                    f"latent_model='ccvae' imagines goals [z ~ N(0, I), z_c]: set --prior standard "
-                    f"(got {self.prior!r})"
+                    f"latent_model='ccvae' imagines goals [z_t, z_c], z_t ~ N(0, I) (--prior standard, "
+                    f"CC-RIG) or the training pairs' codes (--prior data); got {self.prior!r}"
                 )
             if self.finetune_every:
                 raise ConfigError(
@@ -416,6 +417,9 @@ def make_prior(cfg: RIGConfig, vae: LatentModel, images: VAEData) -> GoalPrior:
     """The goal prior; for CC-RIG the prior of z_g alone (z_c is joined per episode)."""
     if cfg.prior == "standard":
         return standard_normal_prior(vae.config.latent_dim)
+    if isinstance(vae, CCVAE):  # RIGConfig allows only "data" here: z_t of the training pairs
+        assert isinstance(images, dict)
+        return EmpiricalPrior(vae.encode_mean(images["image"], images["context"]).float().cpu())
     assert isinstance(vae, BetaVAE) and isinstance(images, np.ndarray)  # RIGConfig checks
     encodings = vae.encode_mean(images).float().cpu()
     return EmpiricalPrior(encodings) if cfg.prior == "data" else fitted_prior(encodings)
