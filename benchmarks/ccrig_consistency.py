@@ -62,6 +62,7 @@ from affordkit import atomic
 from affordkit.envs import make_vector_env
 from affordkit.envs.detect import ObjectDetections, detect_objects
 from affordkit.generative import CCVAE, BetaVAE, CCVAEConfig, FitConfig, VAEConfig, fit, split_indices
+from affordkit.generative.cc_vae import STATE_INPUT
 from affordkit.logging import image_grid, save_png
 from affordkit.networks.conv import to_uint8_images
 
@@ -84,6 +85,8 @@ PICTURE_KEYS = (
     "ccvae_broadcast_data",
     "ccvae_keypoints",
     "ccvae_keypoints_data",
+    "ccvae_swap",
+    "ccvae_swap_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -104,6 +107,17 @@ VARIANTS = [
         "ccvae_broadcast",
     ),
     ("ccvae_keypoints", "CC-VAE, dropout 0, broadcast decoder, keypoint state encoder", "ccvae_keypoints"),
+    (
+        "ccvae_swap",
+        "CC-VAE, dropout 0, broadcast decoder, state encoder fed swapped appearance",
+        "ccvae_swap",
+    ),
+    (
+        "ccvae_swap_data",
+        "CC-VAE, dropout 0, broadcast decoder, state encoder fed swapped appearance, z_t ~ encodings "
+        "of its training pairs",
+        "ccvae_swap",
+    ),
     (
         "ccvae_keypoints_data",
         "CC-VAE, dropout 0, broadcast decoder, keypoint state encoder, z_t ~ encodings of its training pairs",
@@ -154,25 +168,41 @@ def collect(
     rng = np.random.default_rng(rng_seed)
     n = num_episodes
 
+    states: list[np.ndarray] = []  # body positions of every kept image, column by column
+
     def random_walk(first: np.ndarray, t: np.ndarray) -> list[np.ndarray]:
         """Images after t[:, j] random actions (t = 0: ``first``), one column j per pair."""
         out = [
             np.where((t[:, j] == 0)[:, None, None, None], first, 0).astype(np.uint8)
             for j in range(t.shape[1])
         ]
+        pos = [np.where((t[:, j] == 0)[:, None], env.get_state(), 0.0) for j in range(t.shape[1])]
         for step in range(1, int(t.max()) + 1):
             image = env.step(rng.uniform(-1.0, 1.0, size=(n, 2)))[0]["image"]
+            now = env.get_state()
             for j in range(t.shape[1]):
                 out[j][t[:, j] == step] = image[t[:, j] == step]
+                pos[j][t[:, j] == step] = now[t[:, j] == step]
+        states.extend(pos)
         return out
 
     later = random_walk(context, rng.integers(1, MAX_RANDOM_STEPS + 1, size=(n, START_PAIRS)))
     goal_obs = env.set_state(obs["desired_goal"])  # the episode's random goal state, same appearance
     later += random_walk(goal_obs["image"], rng.integers(0, MAX_RANDOM_STEPS + 1, size=(n, GOAL_PAIRS)))
+    # the same positions drawn with the objects of another episode (a random other one per image)
+    all_states = np.concatenate(states)
+    other = (np.tile(np.arange(n), len(later)) + rng.integers(1, n, size=len(all_states))) % n
+    swapped = np.concatenate(
+        [
+            env.core.render_positions(all_states[i : i + 1024].reshape(-1, 2, 2), other[i : i + 1024])
+            for i in range(0, len(all_states), 1024)
+        ]
+    )
     env.close()
     pairs = {
         "context": np.concatenate([context] * len(later)),
         "image": np.concatenate(later),
+        "swapped": swapped,
     }
     return Episodes(context, color, shape, pairs)
 
@@ -429,6 +459,18 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("ccvae_keypoints_data", ccvae_goals(ccvae_k, codes))
         del ccvae_k
 
+    if args.swap:
+        torch.manual_seed(seed)
+        ccvae_s = CCVAE(ccvae_config(args, 0.0, decoder="broadcast"))
+        swap_data = {"image": pairs["image"], "context": pairs["context"], STATE_INPUT: pairs["swapped"]}
+        info = train_model("ccvae_swap", ccvae_s, swap_data)
+        train_idx = info.pop("train_indices")
+        info["context_decoder"] = context_decoder_agreement(ccvae_s, heldout, detected)
+        measure("ccvae_swap", ccvae_goals(ccvae_s))
+        codes = ccvae_s.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
+        measure("ccvae_swap_data", ccvae_goals(ccvae_s, codes))
+        del ccvae_s
+
     if args.paper_beta:
         torch.manual_seed(seed)
         paper = CCVAE(ccvae_config(args, 0.5, paper_beta=True))
@@ -591,6 +633,8 @@ def report(
             "ccvae_broadcast_data",
             "ccvae_keypoints",
             "ccvae_keypoints_data",
+            "ccvae_swap",
+            "ccvae_swap_data",
         )
         if k in keys
     ]
@@ -719,7 +763,7 @@ def rewrite_report(out: str) -> None:
         lr=settings["fit"]["lr"],
         warmup=next(
             settings[k]["beta_ramp_steps"]
-            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast", "ccvae_keypoints")
+            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast", "ccvae_keypoints", "ccvae_swap")
             if settings.get(k)
         ),
         lr_schedule=settings["fit"].get("lr_schedule", "constant"),
@@ -763,6 +807,11 @@ def main() -> None:
         "--keypoints",
         action="store_true",
         help="also a CC-VAE with the keypoint state encoder (dropout 0, broadcast decoder)",
+    )
+    parser.add_argument(
+        "--swap",
+        action="store_true",
+        help="also a CC-VAE whose state encoder reads s_t drawn with another episode's objects",
     )
     parser.add_argument(
         "--lr-schedule", choices=["constant", "cosine"], default="constant", help="of every model's fit"
@@ -816,6 +865,9 @@ def main() -> None:
                 dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast", encoder="keypoints"))
                 if args.keypoints
                 else None
+            ),
+            "ccvae_swap": (
+                dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast")) if args.swap else None
             ),
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None

@@ -399,3 +399,21 @@ def test_cc_vae_learns_color_push_pairs() -> None:
     assert loss_after == pytest.approx(out["heldout"]["loss"], rel=1e-4)  # the same held-out rows
     assert loss_after < 0.7 * loss_before
     assert context_mse_after < 0.2 * context_mse_before
+
+
+def test_state_input_replaces_the_state_encoders_image_only() -> None:
+    from affordkit.generative.cc_vae import STATE_INPUT
+
+    model = make_model(48, decoder="broadcast")
+    model.eval()  # no ramp step between the calls compared
+    batch = pairs(4, 48)
+    plain = model.loss(batch, torch.Generator().manual_seed(1))
+    same = model.loss(batch | {STATE_INPUT: batch["image"]}, torch.Generator().manual_seed(1))
+    for key in ("loss", "reconstruction", "kl", "context_reconstruction"):
+        assert torch.allclose(plain[key], same[key]), key
+    other = pairs(4, 48, seed=7)["image"]
+    swapped = model.loss(batch | {STATE_INPUT: other}, torch.Generator().manual_seed(1))
+    assert not torch.allclose(swapped["kl"], plain["kl"])  # z_t now comes from the other images
+    assert torch.allclose(swapped["context_reconstruction"], plain["context_reconstruction"])
+    with pytest.raises(ConfigError, match="pairs need one each"):
+        model.loss(batch | {STATE_INPUT: other[:2]})

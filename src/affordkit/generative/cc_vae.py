@@ -63,6 +63,10 @@ from affordkit.networks.conv import (
 from affordkit.types import IMAGE
 
 CONTEXT = "context"  # the batch key of the context images s_0; s_t are under IMAGE ("image")
+STATE_INPUT = "state_input"
+"""Optional batch key: what the state encoder reads in place of s_t, e.g. s_t's positions rendered
+with another episode's objects. Reconstructing s_t from [z_t(that image), z_c(s_0)] leaves nothing
+of s_t's appearance that z_t could carry, so the decoder must take it from z_c."""
 Images = Tensor | np.ndarray  # uint8 (B, H, W, 3) or float (B, 3, H, W) in [0, 1]
 
 
@@ -284,14 +288,16 @@ class CCVAE(nn.Module):
     def loss(
         self, batch: Mapping[str, Images], generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
-        """Scalars averaged over the batch ``{"image": s_t, "context": s_0}``: ``loss`` =
+        """Scalars averaged over the batch ``{"image": s_t, "context": s_0}`` (and, optionally,
+        ``"state_input"``, which the state encoder then reads in place of s_t): ``loss`` =
         ``reconstruction`` + context_weight * ``context_reconstruction`` + beta_t * ``kl``, with
         ``beta`` (beta_t) and the per-pixel-value squared errors ``pixel_mse`` (of s_t) and
         ``context_pixel_mse`` (of s_0). ``generator`` (on this device) draws the reparameterisation
         noise. Each call in training mode with gradients on counts as one update of the ramp."""
         x, context = self._batch(batch)
         z_c = self.context_encoder(context)  # (B, context_dim)
-        mu, logvar = self._posterior(x, z_c)
+        state_input = self._pair(batch[STATE_INPUT], batch[CONTEXT])[0] if STATE_INPUT in batch else x
+        mu, logvar = self._posterior(state_input, z_c)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         logits = self.decoder(torch.cat([z, z_c], dim=1))  # (B, 3, H, W)
