@@ -324,3 +324,21 @@ def test_reward_norm_is_validated() -> None:
         rig.RIGConfig(reward_norm="linf")  # type: ignore[arg-type]
     with pytest.raises(rig.ConfigError, match="reward_epsilon"):
         rig.RIGConfig(reward_epsilon=-0.1)
+
+
+def test_ccrig_swapped_appearance_data_keep_positions_and_change_objects(tmp_path: Path) -> None:
+    from affordkit.generative.cc_vae import STATE_INPUT
+
+    cfg = dataclasses.replace(ccrig_smoke(tmp_path), ccvae_swap_appearance=True, vae_images=60)
+    data = rig.collect_vae_data(cfg)
+    assert isinstance(data, dict) and data[STATE_INPUT].shape == data["image"].shape == (60, 48, 48, 3)
+    assert not np.array_equal(data[STATE_INPUT], data["image"])  # other tables' objects
+    # the effector (drawn the same on every table) stays where it was: the dark pixels agree
+    a, b = data[STATE_INPUT].max(axis=-1) < 60, data["image"].max(axis=-1) < 60
+    assert b.sum() > 0 and (a & b).sum() / (a | b).sum() > 0.9  # intersection over union
+    # a run keeps them with its VAE data and trains on them
+    report = rig.run(cfg, progress=False)
+    with np.load(report.parent / "checkpoints" / "vae_data.npz") as f:
+        assert np.array_equal(f["state_inputs"], data[STATE_INPUT])
+    with pytest.raises(rig.ConfigError, match="latent_model='ccvae'"):
+        dataclasses.replace(smoke(tmp_path), ccvae_swap_appearance=True)
