@@ -119,6 +119,17 @@ VARIANTS = [
         "ccvae_swap",
     ),
     (
+        "ccvae_every",
+        "CC-VAE, dropout 0, broadcast decoder with z_c at every layer, swapped appearance",
+        "ccvae_every",
+    ),
+    (
+        "ccvae_every_data",
+        "CC-VAE, dropout 0, broadcast decoder with z_c at every layer, swapped appearance, z_t ~ "
+        "encodings of its training pairs",
+        "ccvae_every",
+    ),
+    (
         "ccvae_keypoints_data",
         "CC-VAE, dropout 0, broadcast decoder, keypoint state encoder, z_t ~ encodings of its training pairs",
         "ccvae_keypoints",
@@ -437,39 +448,30 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("ccvae_dropout0", ccvae_goals(ccvae0))
         del ccvae0
 
+    def broadcast_variant(key: str, config: CCVAEConfig, swap: bool = False) -> None:
+        """A dropout-0 broadcast CC-VAE: trained, then its goals from N(0, I) (``key``) and from
+        its training pairs' codes (``key_data``)."""
+        torch.manual_seed(seed)
+        model = CCVAE(config)
+        data = pairs | {STATE_INPUT: pairs["swapped"]} if swap else pairs
+        info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"})
+        train_idx = info.pop("train_indices")
+        info["context_decoder"] = context_decoder_agreement(model, heldout, detected)
+        measure(key, ccvae_goals(model))
+        codes = model.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
+        measure(f"{key}_data", ccvae_goals(model, codes))
+
     if not args.skip_broadcast:
-        torch.manual_seed(seed)
-        ccvae_b = CCVAE(ccvae_config(args, 0.0, decoder="broadcast"))
-        info = train_model("ccvae_broadcast", ccvae_b, pairs)
-        train_idx = info.pop("train_indices")
-        info["context_decoder"] = context_decoder_agreement(ccvae_b, heldout, detected)
-        measure("ccvae_broadcast", ccvae_goals(ccvae_b))
-        codes = ccvae_b.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
-        measure("ccvae_broadcast_data", ccvae_goals(ccvae_b, codes))
-        del ccvae_b
-
+        broadcast_variant("ccvae_broadcast", ccvae_config(args, 0.0, decoder="broadcast"))
     if args.keypoints:
-        torch.manual_seed(seed)
-        ccvae_k = CCVAE(ccvae_config(args, 0.0, decoder="broadcast", encoder="keypoints"))
-        info = train_model("ccvae_keypoints", ccvae_k, pairs)
-        train_idx = info.pop("train_indices")
-        info["context_decoder"] = context_decoder_agreement(ccvae_k, heldout, detected)
-        measure("ccvae_keypoints", ccvae_goals(ccvae_k))
-        codes = ccvae_k.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
-        measure("ccvae_keypoints_data", ccvae_goals(ccvae_k, codes))
-        del ccvae_k
-
+        broadcast_variant(
+            "ccvae_keypoints", ccvae_config(args, 0.0, decoder="broadcast", encoder="keypoints")
+        )
     if args.swap:
-        torch.manual_seed(seed)
-        ccvae_s = CCVAE(ccvae_config(args, 0.0, decoder="broadcast"))
-        swap_data = {"image": pairs["image"], "context": pairs["context"], STATE_INPUT: pairs["swapped"]}
-        info = train_model("ccvae_swap", ccvae_s, swap_data)
-        train_idx = info.pop("train_indices")
-        info["context_decoder"] = context_decoder_agreement(ccvae_s, heldout, detected)
-        measure("ccvae_swap", ccvae_goals(ccvae_s))
-        codes = ccvae_s.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
-        measure("ccvae_swap_data", ccvae_goals(ccvae_s, codes))
-        del ccvae_s
+        broadcast_variant("ccvae_swap", ccvae_config(args, 0.0, decoder="broadcast"), swap=True)
+    if args.every_layer:
+        config = dataclasses.replace(ccvae_config(args, 0.0, decoder="broadcast"), context_every_layer=True)
+        broadcast_variant("ccvae_every", config, swap=True)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -635,6 +637,8 @@ def report(
             "ccvae_keypoints_data",
             "ccvae_swap",
             "ccvae_swap_data",
+            "ccvae_every",
+            "ccvae_every_data",
         )
         if k in keys
     ]
@@ -814,6 +818,11 @@ def main() -> None:
         help="also a CC-VAE whose state encoder reads s_t drawn with another episode's objects",
     )
     parser.add_argument(
+        "--every-layer",
+        action="store_true",
+        help="also a swapped-appearance CC-VAE whose decoder gets z_c at every layer",
+    )
+    parser.add_argument(
         "--lr-schedule", choices=["constant", "cosine"], default="constant", help="of every model's fit"
     )
     parser.add_argument("--out", default="ccrig_consistency", help="results/<out>.{md,json,png}")
@@ -868,6 +877,12 @@ def main() -> None:
             ),
             "ccvae_swap": (
                 dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast")) if args.swap else None
+            ),
+            "ccvae_every": (
+                dataclasses.asdict(ccvae_config(args, 0.0, decoder="broadcast"))
+                | {"context_every_layer": True}
+                if args.every_layer
+                else None
             ),
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None

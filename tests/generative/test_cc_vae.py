@@ -70,6 +70,7 @@ def test_defaults_are_the_papers() -> None:
         dict(min_variance=0.0),
         dict(encoder="resnet"),
         dict(encoder="keypoints", keypoints=0),
+        dict(decoder="rig", context_every_layer=True),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -184,10 +185,10 @@ def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
     return result
 
 
-@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+@pytest.mark.parametrize("decoder, every_layer", [("rig", False), ("broadcast", False), ("broadcast", True)])
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
-def test_gradient_routing(decoder: str, encoder: str) -> None:
-    model = make_model(48, decoder=decoder, encoder=encoder)
+def test_gradient_routing(decoder: str, every_layer: bool, encoder: str) -> None:
+    model = make_model(48, decoder=decoder, encoder=encoder, context_every_layer=every_layer)
     # the context decoder's term trains e_0 and the context decoder, nothing of s_t's path
     assert reached(model, "context_reconstruction") == {
         "state_encoder": {False},

@@ -12,6 +12,7 @@ from affordkit.errors import ConfigError
 from affordkit.networks import (
     RIG_48,
     RIG_84,
+    BroadcastDecoder,
     ConvDecoder,
     ConvEncoder,
     KeypointEncoder,
@@ -132,3 +133,18 @@ def test_keypoint_encoder_tracks_a_bright_spot() -> None:
     assert all(b > a for a, b in zip(xs, xs[1:], strict=False))  # moves right with the spot
     assert np.allclose(np.diff(xs), np.diff(xs)[0], atol=0.02)  # by equal steps for equal moves
     assert all(abs(p[1] - positions[0][1]) < 1e-3 for p in positions)  # and not up or down
+
+
+def test_broadcast_decoder_feeds_the_condition_to_every_layer() -> None:
+    torch.manual_seed(0)
+    plain, every = BroadcastDecoder(48, 6), BroadcastDecoder(48, 6, every_layer=2)
+    assert list(plain.state_dict()) == list(every.state_dict())  # same keys: old checkpoints load
+    x = torch.randn(3, 6)
+    assert every(x).shape == plain(x).shape == (3, 3, 48, 48)
+    with torch.no_grad():  # cut the condition's path through the first layer
+        every.net[0].weight[:, 4:6] = 0.0
+    y = x.clone()
+    y[:, 4:] += 1.0  # change only the last 2 entries, the condition
+    assert not torch.allclose(every(x), every(y))  # it still reaches the output, by the later layers
+    with pytest.raises(ConfigError, match="every_layer"):
+        BroadcastDecoder(48, 6, every_layer=7)

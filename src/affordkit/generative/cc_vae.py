@@ -128,6 +128,10 @@ class CCVAEConfig:
     z_c (docs/methods/ccrig.md)."""
     keypoints: int = 16
     """Keypoints of the ``keypoints`` state encoder; unused by ``rig``."""
+    context_every_layer: bool = False
+    """With the ``broadcast`` decoder: z_c joins the input of every layer of the state decoder,
+    not only the first (:class:`~affordkit.networks.conv.BroadcastDecoder`'s ``every_layer``).
+    Not in CC-RIG; meant to make the decoder draw the context's shape (docs/methods/ccrig.md)."""
 
     def __post_init__(self) -> None:
         if self.image_size not in SUPPORTED_IMAGE_SIZES:
@@ -148,6 +152,8 @@ class CCVAEConfig:
             raise ConfigError(f"context_dropout={self.context_dropout!r}: expected in [0, 1)")
         check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
         check_encoder_fields(self.encoder, self.keypoints)
+        if self.context_every_layer and self.decoder != "broadcast":
+            raise ConfigError("context_every_layer needs decoder='broadcast'")
 
 
 class ContextEncoder(nn.Module):
@@ -394,4 +400,5 @@ class CCVAE(nn.Module):
 def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
     if config.decoder == "rig":
         return ConvDecoder(arch, in_dim)
-    return BroadcastDecoder(config.image_size, in_dim)
+    every = config.context_dim if config.context_every_layer and in_dim > config.context_dim else 0
+    return BroadcastDecoder(config.image_size, in_dim, every_layer=every)

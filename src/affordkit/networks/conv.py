@@ -157,31 +157,45 @@ class BroadcastDecoder(nn.Module):
     then needs only a comparison of latent and coordinates, which the RIG decoder (a linear layer
     into 3x3 features) has to learn for every position: on the tabletop, with a latent of 8, it
     encodes both the effector and the puck where the RIG decoder drops the effector
-    (docs/methods/rig.md). Vectors (B, in_dim) -> logits (B, 3, H, W)."""
+    (docs/methods/rig.md). ``every_layer = c > 0`` joins the input's last c entries (CC-VAE's
+    context code z_c) again, tiled, to the input of every later layer, so what the scene looks
+    like reaches the layers that draw it. Vectors (B, in_dim) -> logits (B, 3, H, W)."""
 
-    def __init__(self, image_size: int, in_dim: int, channels: int = 64) -> None:
+    def __init__(self, image_size: int, in_dim: int, channels: int = 64, every_layer: int = 0) -> None:
         super().__init__()
         if image_size % 4:
             raise ConfigError(f"image_size={image_size}: the broadcast decoder needs a multiple of 4")
+        if not 0 <= every_layer <= in_dim:
+            raise ConfigError(f"every_layer={every_layer}: expected in [0, in_dim = {in_dim}]")
         self.grid = grid = image_size // 4
+        self.every_layer = c = every_layer
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, grid), torch.linspace(-1, 1, grid), indexing="ij")
         self.coords: Tensor
         self.register_buffer("coords", torch.stack([xs, ys])[None], persistent=False)  # (1, 2, g, g)
+        # one Sequential (its state_dict keys are those of checkpoints written before every_layer)
         self.net = nn.Sequential(
             nn.Conv2d(in_dim + 2, channels, 3, padding=1),
             nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.Conv2d(channels + c, channels, 3, padding=1),
             nn.ReLU(),
-            nn.ConvTranspose2d(channels, 32, 4, stride=2, padding=1),  # g -> 2g
+            nn.ConvTranspose2d(channels + c, 32, 4, stride=2, padding=1),  # g -> 2g
             nn.ReLU(),
-            nn.ConvTranspose2d(32, 3, 4, stride=2, padding=1),  # 2g -> 4g = image_size
+            nn.ConvTranspose2d(32 + c, 3, 4, stride=2, padding=1),  # 2g -> 4g = image_size
         )
         he_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         b, d, g = x.shape[0], x.shape[1], self.grid
         tiled = x[:, :, None, None].expand(b, d, g, g)
-        return self.net(torch.cat([tiled, self.coords.expand(b, 2, g, g)], dim=1))  # (B, 3, H, W) logits
+        h = torch.cat([tiled, self.coords.expand(b, 2, g, g)], dim=1)
+        if not self.every_layer:
+            return self.net(h)  # (B, 3, H, W) logits
+        cond = x[:, d - self.every_layer :, None, None]  # (B, c, 1, 1): the input's last c entries
+        for i, layer in enumerate(self.net):
+            if i and not isinstance(layer, nn.ReLU):
+                h = torch.cat([h, cond.expand(b, self.every_layer, *h.shape[2:])], dim=1)
+            h = layer(h)
+        return h  # (B, 3, H, W) logits
 
 
 class KeypointEncoder(nn.Module):
