@@ -90,6 +90,8 @@ def launch(args: argparse.Namespace, method: str, seed: int) -> tuple[str, int, 
     print(" ".join(cmd), flush=True)
     with open(log, "a") as f:
         code = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=_one_thread_env())
+    if code == 0:
+        finished_run(args, method, seed)  # its record, at once: a later run may not finish
     return method, seed, code
 
 
