@@ -302,7 +302,7 @@ class CCVAE(nn.Module):
         noise. Each call in training mode with gradients on counts as one update of the ramp."""
         x, context = self._batch(batch)
         z_c = self.context_encoder(context)  # (B, context_dim)
-        state_input = self._pair(batch[STATE_INPUT], batch[CONTEXT])[0] if STATE_INPUT in batch else x
+        state_input = self._pair(batch[STATE_INPUT], x)[0] if STATE_INPUT in batch else x
         mu, logvar = self._posterior(state_input, z_c)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
