@@ -148,9 +148,9 @@ class RIGConfig:
     """CC-RIG's VAE data also draw each s_t's positions with the objects of another table, and the
     state encoder reads that image (``cc_vae.STATE_INPUT``) while the decoder reconstructs s_t from
     [z_t, z_c]: z_t can then hold nothing of s_t's appearance, which must come from z_c. Not in
-    CC-RIG; on ColorPush it raised goal consistency from 0.30 to 0.42 (z_t ~ N(0, I)) and from
-    0.46 to 0.53 (z_t from the training pairs' codes) in one seed (docs/methods/ccrig.md). Needs
-    a tabletop env (its renderer draws any positions with any table's objects)."""
+    CC-RIG; on ColorPush, with z_t drawn from the training pairs' codes, goal consistency was
+    0.527 and 0.483 with it against 0.462 and 0.480 without on two seeds (docs/methods/ccrig.md).
+    Needs a tabletop env (its renderer draws any positions with any table's objects)."""
     vae_fit: FitConfig = field(
         default_factory=lambda: FitConfig(num_steps=3000, eval_interval=1000, media_interval=0)
     )
