@@ -64,6 +64,7 @@ from affordkit.envs.detect import ObjectDetections, detect_objects
 from affordkit.generative import CCVAE, BetaVAE, CCVAEConfig, FitConfig, VAEConfig, fit, split_indices
 from affordkit.generative.cc_vae import STATE_INPUT
 from affordkit.logging import image_grid, save_png
+from affordkit.methods import rig
 from affordkit.networks.conv import to_uint8_images
 
 try:
@@ -201,14 +202,8 @@ def collect(
     goal_obs = env.set_state(obs["desired_goal"])  # the episode's random goal state, same appearance
     later += random_walk(goal_obs["image"], rng.integers(0, MAX_RANDOM_STEPS + 1, size=(n, GOAL_PAIRS)))
     # the same positions drawn with the objects of another episode (a random other one per image)
-    all_states = np.concatenate(states)
-    other = (np.tile(np.arange(n), len(later)) + rng.integers(1, n, size=len(all_states))) % n
-    swapped = np.concatenate(
-        [
-            env.core.render_positions(all_states[i : i + 1024].reshape(-1, 2, 2), other[i : i + 1024])
-            for i in range(0, len(all_states), 1024)
-        ]
-    )
+    table = np.tile(np.arange(n), len(later))
+    swapped = rig.swapped_appearance(env, np.concatenate(states), table, rng)
     env.close()
     pairs = {
         "context": np.concatenate([context] * len(later)),

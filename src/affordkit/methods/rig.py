@@ -399,25 +399,32 @@ def collect_vae_data(cfg: RIGConfig) -> VAEData:
     contexts = np.repeat(first, per_reset, axis=0)[: cfg.vae_images]
     data = {"image": flat, "context": contexts}
     if cfg.ccvae_swap_appearance:
-        data[STATE_INPUT] = _swapped_appearance(env, np.stack(states, axis=1), rng)[: cfg.vae_images]
+        by_table = np.stack(states, axis=1)  # (tables, steps, goal_dim), the order of ``flat``
+        table = np.repeat(np.arange(num_envs), by_table.shape[1])
+        data[STATE_INPUT] = swapped_appearance(env, by_table.reshape(len(table), -1), table, rng)[
+            : cfg.vae_images
+        ]
     env.close()
     return data
 
 
-def _swapped_appearance(env: Any, states: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Images (N * T, H, W, 3) of table i's positions ``states[i, t]`` (N, T, goal_dim) drawn with
-    the objects of another table, one drawn at random per image (a table's own when N = 1)."""
+def swapped_appearance(
+    env: Any, states: np.ndarray, table: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Images (M, H, W, 3) of the positions ``states`` (M, goal_dim), row m drawn with the objects of
+    a table other than ``table[m]`` of the vector env ``env``, one drawn at random per row (the
+    table's own when the env has one table)."""
     core = getattr(env, "core", None)
     if core is None or not hasattr(core, "render_positions"):
         raise ConfigError(
             f"ccvae_swap_appearance needs a tabletop env, whose renderer draws any positions with any "
             f"table's objects; {type(env).__name__} has none: pass --no-ccvae-swap-appearance"
         )
-    n, t = states.shape[:2]
-    flat = states.reshape(n * t, -1, 2)
-    other = (np.repeat(np.arange(n), t) + rng.integers(1, max(n, 2), size=n * t)) % n
+    n, m = env.num_envs, len(states)
+    flat = states.reshape(m, -1, 2)
+    other = (table + rng.integers(1, max(n, 2), size=m)) % n
     return np.concatenate(
-        [core.render_positions(flat[i : i + 1024], other[i : i + 1024]) for i in range(0, n * t, 1024)]
+        [core.render_positions(flat[i : i + 1024], other[i : i + 1024]) for i in range(0, m, 1024)]
     )
 
 
