@@ -88,6 +88,8 @@ PICTURE_KEYS = (
     "ccvae_keypoints_data",
     "ccvae_swap",
     "ccvae_swap_data",
+    "ccvae_outline",
+    "ccvae_outline_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -129,6 +131,17 @@ VARIANTS = [
         "CC-VAE, dropout 0, broadcast decoder with z_c at every layer, swapped appearance, z_t ~ "
         "encodings of its training pairs",
         "ccvae_every",
+    ),
+    (
+        "ccvae_outline",
+        "CC-VAE, dropout 0, broadcast decoder, swapped appearance, outlines weighted",
+        "ccvae_outline",
+    ),
+    (
+        "ccvae_outline_data",
+        "CC-VAE, dropout 0, broadcast decoder, swapped appearance, outlines weighted, z_t ~ encodings "
+        "of its training pairs",
+        "ccvae_outline",
     ),
     (
         "ccvae_keypoints_data",
@@ -249,6 +262,12 @@ def ccvae_config(
         decoder=decoder,
         encoder=encoder,
     )
+
+
+def outline_config(args: argparse.Namespace) -> CCVAEConfig:
+    """The swapped-appearance broadcast CC-VAE with outline pixels weighted ``--outline-weight``."""
+    config = ccvae_config(args, 0.0, decoder="broadcast")
+    return dataclasses.replace(config, outline_weight=args.outline_weight)
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -467,6 +486,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
     if args.every_layer:
         config = dataclasses.replace(ccvae_config(args, 0.0, decoder="broadcast"), context_every_layer=True)
         broadcast_variant("ccvae_every", config, swap=True)
+    if args.outline_weight:
+        broadcast_variant("ccvae_outline", outline_config(args), swap=True)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -804,6 +825,12 @@ def main() -> None:
         help="also a swapped-appearance CC-VAE whose decoder gets z_c at every layer",
     )
     parser.add_argument(
+        "--outline-weight",
+        type=float,
+        default=0.0,
+        help="also a swapped-appearance CC-VAE whose likelihood weighs outline pixels 1 + this (0: none)",
+    )
+    parser.add_argument(
         "--lr-schedule", choices=["constant", "cosine"], default="constant", help="of every model's fit"
     )
     parser.add_argument("--out", default="ccrig_consistency", help="results/<out>.{md,json,png}")
@@ -865,6 +892,7 @@ def main() -> None:
                 if args.every_layer
                 else None
             ),
+            "ccvae_outline": dataclasses.asdict(outline_config(args)) if args.outline_weight else None,
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None
             ),

@@ -16,6 +16,7 @@ import torch
 from affordkit.envs import make_vector_env
 from affordkit.errors import ConfigError
 from affordkit.generative import CCVAE, CCVAEConfig, FitConfig, Fittable, HasMedia, fit, split_indices
+from affordkit.generative.cc_vae import OUTLINE_CONTRAST, outline_mask
 from affordkit.logging import RunLogger
 
 SIZES = [48, 84]
@@ -71,6 +72,9 @@ def test_defaults_are_the_papers() -> None:
         dict(encoder="resnet"),
         dict(encoder="keypoints", keypoints=0),
         dict(decoder="rig", context_every_layer=True),
+        dict(outline_weight=-1.0),
+        dict(outline_weight=float("inf")),
+        dict(outline_weight=float("nan")),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -249,6 +253,46 @@ def test_loss_terms(reconstruction: str, reduction: str) -> None:
     if reconstruction == "gaussian" and reduction == "mean":
         assert torch.allclose(out["reconstruction"], 0.5 * out["pixel_mse"], rtol=1e-5)
         assert torch.allclose(out["context_reconstruction"], 0.5 * out["context_pixel_mse"], rtol=1e-5)
+
+
+def test_outline_mask_marks_both_sides_of_every_edge() -> None:
+    image = torch.full((1, 3, 9, 9), 0.8)
+    image[0, 0, 3:6, 3:6] = 0.2  # a 3x3 square differing in the red channel only
+    mask = outline_mask(image)
+    assert mask.shape == (1, 1, 9, 9)
+    expected = torch.zeros(9, 9)
+    expected[2:7, 2:7] = 1.0  # the square's rim and the ring of background around it
+    expected[4, 4] = 0.0  # the square's centre sees only the square
+    assert torch.equal(mask[0, 0], expected)
+    assert outline_mask(torch.full((2, 3, 5, 5), 0.3)).sum() == 0  # a flat image has no outline
+    faint = image.clone()
+    faint[0, 0, 3:6, 3:6] = 0.8 - OUTLINE_CONTRAST / 2
+    assert outline_mask(faint).sum() == 0  # below the contrast threshold
+
+
+@pytest.mark.parametrize("reconstruction", ["gaussian", "bernoulli"])
+def test_outline_weight_scales_the_outline_pixels_likelihood(reconstruction: str) -> None:
+    batch = pairs(3)
+    plain, weighted = (
+        make_model(48, reconstruction=reconstruction, outline_weight=w, beta_ramp_steps=0) for w in (0.0, 4.0)
+    )
+    weighted.load_state_dict(plain.state_dict())
+    plain.eval(), weighted.eval()
+    out_plain = plain.loss(batch, torch.Generator().manual_seed(0))
+    out_weighted = weighted.loss(batch, torch.Generator().manual_seed(0))
+    assert torch.equal(out_plain["kl"], out_weighted["kl"])  # the same model and noise
+    # by hand: the per-value nll times 1 + 4 * mask, summed per image, averaged over the batch
+    context = plain.images(batch["context"])
+    with torch.no_grad():
+        z_c = plain.context_encoder(context)
+        logits = plain.context_decoder(z_c)
+    if reconstruction == "bernoulli":
+        per_value = torch.nn.functional.binary_cross_entropy_with_logits(logits, context, reduction="none")
+    else:
+        per_value = 0.5 * (torch.sigmoid(logits) - context).square()
+    manual = (per_value * (1 + 4.0 * outline_mask(context))).flatten(1).sum(1).mean()
+    assert torch.allclose(out_weighted["context_reconstruction"], manual, rtol=1e-5)
+    assert out_weighted["reconstruction"] > out_plain["reconstruction"]  # random images: outlines everywhere
 
 
 def test_beta_ramps_linearly_over_training_updates() -> None:
