@@ -410,12 +410,10 @@ class CCVAE(nn.Module):
             self.train(was_training)
 
 
-def outline_mask(images: Tensor, contrast: float | None = None) -> Tensor:
-    """1.0 where the float images (B, C, H, W) in [0, 1] change by more than ``contrast`` (default
-    ``OUTLINE_CONTRAST``) within the pixel's 3x3 neighbourhood in some channel, else 0.0; shape
-    (B, 1, H, W), no gradient. Marks both sides of every edge: an object's rim and the background
-    just outside it."""
-    threshold = OUTLINE_CONTRAST if contrast is None else contrast
+def outline_mask(images: Tensor, threshold: float = OUTLINE_CONTRAST) -> Tensor:
+    """1.0 where the float images (B, C, H, W) in [0, 1] change by more than ``threshold`` within
+    the pixel's 3x3 neighbourhood in some channel, else 0.0; shape (B, 1, H, W), no gradient.
+    Marks both sides of every edge: an object's rim and the background just outside it."""
     with torch.no_grad():
         high = F.max_pool2d(images, 3, stride=1, padding=1)
         low = -F.max_pool2d(-images, 3, stride=1, padding=1)
