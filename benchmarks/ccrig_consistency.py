@@ -90,6 +90,8 @@ PICTURE_KEYS = (
     "ccvae_swap_data",
     "ccvae_outline",
     "ccvae_outline_data",
+    "ccvae_gradient",
+    "ccvae_gradient_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -142,6 +144,17 @@ VARIANTS = [
         "CC-VAE, dropout 0, broadcast decoder, swapped appearance, outlines weighted, z_t ~ encodings "
         "of its training pairs",
         "ccvae_outline",
+    ),
+    (
+        "ccvae_gradient",
+        "CC-VAE, dropout 0, broadcast decoder, swapped appearance, image-gradient term",
+        "ccvae_gradient",
+    ),
+    (
+        "ccvae_gradient_data",
+        "CC-VAE, dropout 0, broadcast decoder, swapped appearance, image-gradient term, z_t ~ encodings "
+        "of its training pairs",
+        "ccvae_gradient",
     ),
     (
         "ccvae_keypoints_data",
@@ -268,6 +281,12 @@ def outline_config(args: argparse.Namespace) -> CCVAEConfig:
     """The swapped-appearance broadcast CC-VAE with outline pixels weighted ``--outline-weight``."""
     config = ccvae_config(args, 0.0, decoder="broadcast")
     return dataclasses.replace(config, outline_weight=args.outline_weight)
+
+
+def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
+    """The swapped-appearance broadcast CC-VAE with the image-gradient term ``--gradient-weight``."""
+    config = ccvae_config(args, 0.0, decoder="broadcast")
+    return dataclasses.replace(config, gradient_weight=args.gradient_weight)
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -488,6 +507,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         broadcast_variant("ccvae_every", config, swap=True)
     if args.outline_weight:
         broadcast_variant("ccvae_outline", outline_config(args), swap=True)
+    if args.gradient_weight:
+        broadcast_variant("ccvae_gradient", gradient_config(args), swap=True)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -831,6 +852,12 @@ def main() -> None:
         help="also a swapped-appearance CC-VAE whose likelihood weighs outline pixels 1 + this (0: none)",
     )
     parser.add_argument(
+        "--gradient-weight",
+        type=float,
+        default=0.0,
+        help="also a swapped-appearance CC-VAE with this weight on the image-gradient term (0: none)",
+    )
+    parser.add_argument(
         "--lr-schedule", choices=["constant", "cosine"], default="constant", help="of every model's fit"
     )
     parser.add_argument("--out", default="ccrig_consistency", help="results/<out>.{md,json,png}")
@@ -893,6 +920,7 @@ def main() -> None:
                 else None
             ),
             "ccvae_outline": dataclasses.asdict(outline_config(args)) if args.outline_weight else None,
+            "ccvae_gradient": dataclasses.asdict(gradient_config(args)) if args.gradient_weight else None,
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None
             ),

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from affordkit.envs import make_vector_env
 from affordkit.errors import ConfigError
 from affordkit.generative import CCVAE, CCVAEConfig, FitConfig, Fittable, HasMedia, fit, split_indices
-from affordkit.generative.cc_vae import OUTLINE_CONTRAST, outline_mask
+from affordkit.generative.cc_vae import OUTLINE_CONTRAST, gradient_error, outline_mask
 from affordkit.logging import RunLogger
 
 SIZES = [48, 84]
@@ -75,6 +76,8 @@ def test_defaults_are_the_papers() -> None:
         dict(outline_weight=-1.0),
         dict(outline_weight=float("inf")),
         dict(outline_weight=float("nan")),
+        dict(gradient_weight=-0.5),
+        dict(gradient_weight=float("inf")),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -293,6 +296,74 @@ def test_outline_weight_scales_the_outline_pixels_likelihood(reconstruction: str
     manual = (per_value * (1 + 4.0 * outline_mask(context))).flatten(1).sum(1).mean()
     assert torch.allclose(out_weighted["context_reconstruction"], manual, rtol=1e-5)
     assert out_weighted["reconstruction"] > out_plain["reconstruction"]  # random images: outlines everywhere
+
+
+def test_gradient_error_by_hand() -> None:
+    target = torch.zeros(1, 1, 2, 3)
+    images = torch.tensor([[[[1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]]])
+    # row differences: (-1, 0) and (0, 2); column differences: (-1, 0, 2); half the sum of squares
+    assert gradient_error(images, target).item() == pytest.approx(0.5 * (1 + 4 + 1 + 4))
+    flat_error = torch.full((2, 3, 5, 5), 0.3)
+    assert torch.equal(gradient_error(flat_error, torch.zeros_like(flat_error)), torch.zeros(2))
+
+
+def test_gradient_term_keeps_the_mean_image_where_outline_weights_do_not() -> None:
+    """Over targets that are either of two images, the decoder's best image under the plain or the
+    gradient-weighted Gaussian likelihood is their mean; under outline weights it is not (the
+    weights follow the target)."""
+    first = torch.zeros(1, 3, 10, 10)
+    first[..., 1:6, 1:6] = 1.0  # a bright square in one place ...
+    second = torch.zeros(1, 3, 10, 10)
+    second[..., 4:9, 4:9] = 1.0  # ... or moved: pixel (3, 3) is inside the first, on the second's outline
+    targets = torch.cat([first, second])
+
+    def best_image(config: CCVAEConfig) -> Tensor:
+        model = CCVAE(config)
+        logits = torch.zeros(1, 3, 10, 10, requires_grad=True)
+        optimizer = torch.optim.LBFGS(
+            [logits], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> Tensor:
+            optimizer.zero_grad()
+            loss = model._nll(logits.expand(2, -1, -1, -1), targets)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        return torch.sigmoid(logits.detach())[0]
+
+    mean = targets.mean(0)
+    for config in (
+        CCVAEConfig(reconstruction="gaussian"),
+        CCVAEConfig(reconstruction="gaussian", gradient_weight=10.0),
+        CCVAEConfig(reconstruction="bernoulli", gradient_weight=10.0),
+    ):
+        assert torch.allclose(best_image(config), mean, atol=2e-3), config
+    outlined = best_image(CCVAEConfig(reconstruction="gaussian", outline_weight=9.0))
+    assert outlined[0, 3, 3] < 0.2  # weight 1 on the value 1, weight 10 on the value 0: 1 / 11
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gradient_weight_adds_the_gradient_term(reduction: str) -> None:
+    batch = pairs(3)
+    plain, weighted = (
+        make_model(48, reduction=reduction, gradient_weight=w, beta_ramp_steps=0) for w in (0.0, 2.5)
+    )
+    weighted.load_state_dict(plain.state_dict())
+    plain.eval(), weighted.eval()
+    out_plain = plain.loss(batch, torch.Generator().manual_seed(0))
+    out_weighted = weighted.loss(batch, torch.Generator().manual_seed(0))
+    context = plain.images(batch["context"])
+    with torch.no_grad():
+        recon = torch.sigmoid(plain.context_decoder(plain.context_encoder(context)))
+    extra = 2.5 * gradient_error(recon, context).mean()
+    if reduction == "mean":
+        extra = extra / (3 * 48 * 48)
+    assert torch.allclose(
+        out_weighted["context_reconstruction"], out_plain["context_reconstruction"] + extra, rtol=1e-5
+    )
+    assert out_weighted["reconstruction"] > out_plain["reconstruction"]
 
 
 def test_beta_ramps_linearly_over_training_updates() -> None:
