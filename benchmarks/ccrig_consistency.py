@@ -92,6 +92,8 @@ PICTURE_KEYS = (
     "ccvae_outline_data",
     "ccvae_gradient",
     "ccvae_gradient_data",
+    "ccvae_full",
+    "ccvae_full_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -155,6 +157,17 @@ VARIANTS = [
         "CC-VAE, dropout 0, broadcast decoder, swapped appearance, image-gradient term, z_t ~ encodings "
         "of its training pairs",
         "ccvae_gradient",
+    ),
+    (
+        "ccvae_full",
+        "CC-VAE, dropout 0, full-resolution broadcast decoder, swapped appearance",
+        "ccvae_full",
+    ),
+    (
+        "ccvae_full_data",
+        "CC-VAE, dropout 0, full-resolution broadcast decoder, swapped appearance, z_t ~ encodings of its "
+        "training pairs",
+        "ccvae_full",
     ),
     (
         "ccvae_keypoints_data",
@@ -287,6 +300,13 @@ def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
     """The swapped-appearance broadcast CC-VAE with the image-gradient term ``--gradient-weight``."""
     config = ccvae_config(args, 0.0, decoder="broadcast")
     return dataclasses.replace(config, gradient_weight=args.gradient_weight)
+
+
+def full_config(args: argparse.Namespace) -> CCVAEConfig:
+    """The swapped-appearance CC-VAE whose state decoder broadcasts at full resolution, with outline
+    pixels weighted ``--outline-weight`` (0: unweighted)."""
+    config = ccvae_config(args, 0.0, decoder="broadcast_full")
+    return dataclasses.replace(config, outline_weight=args.outline_weight)
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -509,6 +529,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         broadcast_variant("ccvae_outline", outline_config(args), swap=True)
     if args.gradient_weight:
         broadcast_variant("ccvae_gradient", gradient_config(args), swap=True)
+    if args.full_broadcast:
+        broadcast_variant("ccvae_full", full_config(args), swap=True)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -852,6 +874,12 @@ def main() -> None:
         help="also a swapped-appearance CC-VAE whose likelihood weighs outline pixels 1 + this (0: none)",
     )
     parser.add_argument(
+        "--full-broadcast",
+        action="store_true",
+        help="also a swapped-appearance CC-VAE whose state decoder broadcasts at full resolution "
+        "(outline weight as --outline-weight)",
+    )
+    parser.add_argument(
         "--gradient-weight",
         type=float,
         default=0.0,
@@ -921,6 +949,7 @@ def main() -> None:
             ),
             "ccvae_outline": dataclasses.asdict(outline_config(args)) if args.outline_weight else None,
             "ccvae_gradient": dataclasses.asdict(gradient_config(args)) if args.gradient_weight else None,
+            "ccvae_full": dataclasses.asdict(full_config(args)) if args.full_broadcast else None,
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None
             ),

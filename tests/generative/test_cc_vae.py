@@ -87,7 +87,7 @@ def test_bad_config_raises(bad: dict[str, object]) -> None:
 
 # --------------------------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+@pytest.mark.parametrize("decoder", ["rig", "broadcast", "broadcast_full"])
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
 def test_shapes_dtypes_and_ranges(size: int, decoder: str, encoder: str) -> None:
     model = make_model(size, decoder=decoder, encoder=encoder)
@@ -192,7 +192,10 @@ def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
     return result
 
 
-@pytest.mark.parametrize("decoder, every_layer", [("rig", False), ("broadcast", False), ("broadcast", True)])
+@pytest.mark.parametrize(
+    "decoder, every_layer",
+    [("rig", False), ("broadcast", False), ("broadcast", True), ("broadcast_full", False)],
+)
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
 def test_gradient_routing(decoder: str, every_layer: bool, encoder: str) -> None:
     model = make_model(48, decoder=decoder, encoder=encoder, context_every_layer=every_layer)

@@ -25,7 +25,7 @@ def make_vae(size: int = 48, **overrides: object) -> BetaVAE:
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+@pytest.mark.parametrize("decoder", ["rig", "broadcast", "broadcast_full"])
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
 def test_shapes_dtypes_and_ranges(size: int, decoder: str, encoder: str) -> None:
     vae = make_vae(size, latent_dim=5, decoder=decoder, encoder=encoder)
@@ -107,7 +107,7 @@ def test_gaussian_reconstruction_is_half_the_squared_error() -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("decoder", ["rig", "broadcast"])
+@pytest.mark.parametrize("decoder", ["rig", "broadcast", "broadcast_full"])
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
 def test_gradient_reaches_every_parameter(size: int, decoder: str, encoder: str) -> None:
     vae = make_vae(size, decoder=decoder, encoder=encoder)

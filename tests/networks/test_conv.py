@@ -15,6 +15,7 @@ from affordkit.networks import (
     BroadcastDecoder,
     ConvDecoder,
     ConvEncoder,
+    FullBroadcastDecoder,
     KeypointEncoder,
     rig_arch,
     to_float_images,
@@ -148,3 +149,24 @@ def test_broadcast_decoder_feeds_the_condition_to_every_layer() -> None:
     assert not torch.allclose(every(x), every(y))  # it still reaches the output, by the later layers
     with pytest.raises(ConfigError, match="every_layer"):
         BroadcastDecoder(48, 6, every_layer=7)
+
+
+@pytest.mark.parametrize("size", [48, 84])
+def test_full_broadcast_decoder_draws_at_full_resolution(size: int) -> None:
+    torch.manual_seed(0)
+    decoder = FullBroadcastDecoder(size, 6)
+    x = torch.randn(2, 6)
+    assert decoder(x).shape == (2, 3, size, size)
+    assert all(
+        isinstance(m, torch.nn.Conv2d) and m.stride == (1, 1) for m in decoder.net if hasattr(m, "stride")
+    )
+    with torch.no_grad():  # without its coordinate channels the first layer sees the same input everywhere
+        flat = FullBroadcastDecoder(size, 6)
+        flat.load_state_dict(decoder.state_dict())
+        flat.net[0].weight[:, 6:] = 0.0
+    inner = flat(x)[:, :, 3:-3, 3:-3]  # away from the zero padding every pixel is then alike
+    assert torch.allclose(inner, inner[:, :, :1, :1].expand_as(inner), atol=1e-5)
+    outputs = decoder(x)[:, :, 3:-3, 3:-3]
+    assert not torch.allclose(outputs, outputs[:, :, :1, :1].expand_as(outputs), atol=1e-3)
+    with pytest.raises(ConfigError, match="layers"):
+        FullBroadcastDecoder(size, 6, layers=0)

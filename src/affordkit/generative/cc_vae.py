@@ -46,14 +46,13 @@ from affordkit.generative.vae import (
     Reduction,
     check_encoder_fields,
     check_likelihood_fields,
+    image_decoder,
     image_encoder,
 )
 from affordkit.logging import image_grid
 from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
-    BroadcastDecoder,
     ConvArch,
-    ConvDecoder,
     ConvEncoder,
     he_init,
     rig_arch,
@@ -121,7 +120,10 @@ class CCVAEConfig:
     or ``mean`` (see the class docstring)."""
     decoder: DecoderKind = "rig"
     """Both decoders: ``rig`` (the RIG deconv decoder) or ``broadcast`` (the spatial broadcast
-    decoder, :class:`~affordkit.networks.conv.BroadcastDecoder`)."""
+    decoder, :class:`~affordkit.networks.conv.BroadcastDecoder`); ``broadcast_full``: the state
+    decoder at full resolution (:class:`~affordkit.networks.conv.FullBroadcastDecoder`), meant to
+    draw the context's shape wherever z_t puts the object, and the context decoder ``broadcast``
+    (it draws every context's shape already, docs/methods/ccrig.md)."""
     min_variance: float = 1e-3
     """Floor of the posterior variance of z_t: logvar = log(min_variance) + |linear| (rlkit)."""
     encoder: EncoderKind = "rig"
@@ -451,7 +453,7 @@ def gradient_error(images: Tensor, target: Tensor) -> Tensor:
 
 
 def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
-    if config.decoder == "rig":
-        return ConvDecoder(arch, in_dim)
-    every = config.context_dim if config.context_every_layer and in_dim > config.context_dim else 0
-    return BroadcastDecoder(config.image_size, in_dim, every_layer=every)
+    state = in_dim > config.context_dim  # the state decoder reads [z_t, z_c]; the context one z_c
+    every = config.context_dim if config.context_every_layer and state else 0
+    kind = "broadcast" if config.decoder == "broadcast_full" and not state else config.decoder
+    return image_decoder(kind, arch, in_dim, every_layer=every)

@@ -33,8 +33,10 @@ from affordkit.logging import image_grid
 from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
     BroadcastDecoder,
+    ConvArch,
     ConvDecoder,
     ConvEncoder,
+    FullBroadcastDecoder,
     KeypointEncoder,
     he_init,
     rig_arch,
@@ -44,7 +46,7 @@ from affordkit.networks.conv import (
 
 Reconstruction = Literal["gaussian", "bernoulli"]
 Reduction = Literal["sum", "mean"]
-DecoderKind = Literal["rig", "broadcast"]
+DecoderKind = Literal["rig", "broadcast", "broadcast_full"]
 EncoderKind = Literal["rig", "keypoints"]
 
 
@@ -85,7 +87,9 @@ class VAEConfig:
     decoder: DecoderKind = "rig"
     """``rig``: the original deconv decoder; ``broadcast``: the spatial broadcast decoder (Watters
     et al. 2019), which on the tabletop keeps both effector and puck in the latent where ``rig``
-    keeps only the puck (docs/methods/rig.md)."""
+    keeps only the puck (docs/methods/rig.md); ``broadcast_full``: the same at full resolution
+    (:class:`~affordkit.networks.conv.FullBroadcastDecoder`), as Watters et al. wrote it, about 4.5
+    times the products."""
     min_variance: float = 1e-3
     """Floor of the posterior variance: logvar = log(min_variance) + |linear| (rlkit ConvVAE)."""
     encoder: EncoderKind = "rig"
@@ -136,10 +140,20 @@ def check_likelihood_fields(reconstruction: str, reduction: str, decoder: str, m
         raise ConfigError(f"reconstruction={reconstruction!r}; accepted values: ['gaussian', 'bernoulli']")
     if reduction not in ("sum", "mean"):
         raise ConfigError(f"reduction={reduction!r}; accepted values: ['sum', 'mean']")
-    if decoder not in ("rig", "broadcast"):
-        raise ConfigError(f"decoder={decoder!r}; accepted values: ['rig', 'broadcast']")
+    if decoder not in ("rig", "broadcast", "broadcast_full"):
+        raise ConfigError(f"decoder={decoder!r}; accepted values: ['rig', 'broadcast', 'broadcast_full']")
     if not 0 < min_variance < 1:
         raise ConfigError(f"min_variance={min_variance!r}: expected in (0, 1)")
+
+
+def image_decoder(kind: str, arch: ConvArch, in_dim: int, every_layer: int = 0) -> nn.Module:
+    """The decoder ``kind`` (a :data:`DecoderKind`) from vectors (B, in_dim) to image logits;
+    ``every_layer`` as in :class:`~affordkit.networks.conv.BroadcastDecoder` (``broadcast`` only)."""
+    if kind == "rig":
+        return ConvDecoder(arch, in_dim)
+    if kind == "broadcast":
+        return BroadcastDecoder(arch.image_size, in_dim, every_layer=every_layer)
+    return FullBroadcastDecoder(arch.image_size, in_dim)
 
 
 class BetaVAE(nn.Module):
@@ -152,11 +166,7 @@ class BetaVAE(nn.Module):
         self.encoder, feature_dim = image_encoder(config.encoder, config.image_size, config.keypoints)
         self.mu_head = nn.Linear(feature_dim, config.latent_dim)
         self.logvar_head = nn.Linear(feature_dim, config.latent_dim)
-        self.decoder: nn.Module = (
-            ConvDecoder(arch, config.latent_dim)
-            if config.decoder == "rig"
-            else BroadcastDecoder(config.image_size, config.latent_dim)
-        )
+        self.decoder = image_decoder(config.decoder, arch, config.latent_dim)
         he_init(self.mu_head)
         he_init(self.logvar_head)
         self._log_min_variance = math.log(config.min_variance)
