@@ -88,8 +88,8 @@ class VAEConfig:
     """``rig``: the original deconv decoder; ``broadcast``: the spatial broadcast decoder (Watters
     et al. 2019), which on the tabletop keeps both effector and puck in the latent where ``rig``
     keeps only the puck (docs/methods/rig.md); ``broadcast_full``: the same at full resolution
-    (:class:`~affordkit.networks.conv.FullBroadcastDecoder`), as Watters et al. wrote it, about 4.5
-    times the products."""
+    (:class:`~affordkit.networks.conv.FullBroadcastDecoder`), as Watters et al. drew it, 4.3 times
+    the FLOPs."""
     min_variance: float = 1e-3
     """Floor of the posterior variance: logvar = log(min_variance) + |linear| (rlkit ConvVAE)."""
     encoder: EncoderKind = "rig"

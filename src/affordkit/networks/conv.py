@@ -199,13 +199,15 @@ class BroadcastDecoder(nn.Module):
 
 
 class FullBroadcastDecoder(nn.Module):
-    """Spatial broadcast decoder at full resolution, as Watters et al. (2019) wrote it: the latent
-    is copied to every pixel beside the pixel's x and y coordinates, and ``layers`` 3x3 convs of
-    stride 1 (``channels`` wide, ReLU) and a 1x1 conv map them to logits. Every pixel sees its own
+    """Spatial broadcast decoder at full resolution, like Watters et al.'s (2019) original (theirs:
+    four layers of 64 channels without padding on a grid 8 pixels larger; here fewer and narrower,
+    with zero padding, for cost): the latent is copied to every pixel beside the pixel's x and y
+    coordinates, and ``layers`` 3x3 convs of stride 1 (``channels`` wide, ReLU) and a 1x1 conv map
+    them to logits. Every pixel sees its own
     exact position, so the outline of a small object (a box's corners against a disc's rim) is a
     function of latent and coordinates alone, where :class:`BroadcastDecoder`'s coarse grid must
-    draw it inside 4x4-pixel cells with its deconvs. About 4.5 times that decoder's products at
-    48x48 with the defaults. Vectors (B, in_dim) -> logits (B, 3, H, W)."""
+    draw it inside 4x4-pixel cells with its deconvs. 4.3 times that decoder's FLOPs with the
+    defaults (48x48 and 84x84, by torch.utils.flop_counter). Vectors (B, in_dim) -> logits (B, 3, H, W)."""
 
     def __init__(self, image_size: int, in_dim: int, channels: int = 32, layers: int = 3) -> None:
         super().__init__()
