@@ -276,16 +276,24 @@ def test_outline_mask_marks_both_sides_of_every_edge() -> None:
     assert outline_mask(faint).sum() == 0  # below the contrast threshold
 
 
-@pytest.mark.parametrize("reconstruction", ["gaussian", "bernoulli"])
-def test_outline_weight_scales_the_outline_pixels_likelihood(reconstruction: str) -> None:
-    batch = pairs(3)
-    plain, weighted = (
-        make_model(48, reconstruction=reconstruction, outline_weight=w, beta_ramp_steps=0) for w in (0.0, 4.0)
-    )
+def plain_and_weighted(
+    batch: dict[str, np.ndarray], field: str, value: float, **overrides: object
+) -> tuple[CCVAE, dict[str, Tensor], dict[str, Tensor]]:
+    """One model with ``field`` = 0 and the same weights with ``field`` = value: the first model
+    and both models' eval-mode losses on ``batch`` under the same noise."""
+    plain, weighted = (make_model(48, beta_ramp_steps=0, **overrides, **{field: w}) for w in (0.0, value))
     weighted.load_state_dict(plain.state_dict())
     plain.eval(), weighted.eval()
     out_plain = plain.loss(batch, torch.Generator().manual_seed(0))
-    out_weighted = weighted.loss(batch, torch.Generator().manual_seed(0))
+    return plain, out_plain, weighted.loss(batch, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("reconstruction", ["gaussian", "bernoulli"])
+def test_outline_weight_scales_the_outline_pixels_likelihood(reconstruction: str) -> None:
+    batch = pairs(3)
+    plain, out_plain, out_weighted = plain_and_weighted(
+        batch, "outline_weight", 4.0, reconstruction=reconstruction
+    )
     assert torch.equal(out_plain["kl"], out_weighted["kl"])  # the same model and noise
     # by hand: the per-value nll times 1 + 4 * mask, summed per image, averaged over the batch
     context = plain.images(batch["context"])
@@ -350,13 +358,7 @@ def test_gradient_term_keeps_the_mean_image_where_outline_weights_do_not() -> No
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_gradient_weight_adds_the_gradient_term(reduction: str) -> None:
     batch = pairs(3)
-    plain, weighted = (
-        make_model(48, reduction=reduction, gradient_weight=w, beta_ramp_steps=0) for w in (0.0, 2.5)
-    )
-    weighted.load_state_dict(plain.state_dict())
-    plain.eval(), weighted.eval()
-    out_plain = plain.loss(batch, torch.Generator().manual_seed(0))
-    out_weighted = weighted.loss(batch, torch.Generator().manual_seed(0))
+    plain, out_plain, out_weighted = plain_and_weighted(batch, "gradient_weight", 2.5, reduction=reduction)
     context = plain.images(batch["context"])
     with torch.no_grad():
         recon = torch.sigmoid(plain.context_decoder(plain.context_encoder(context)))
