@@ -290,23 +290,25 @@ def ccvae_config(
     )
 
 
+def swapped_config(args: argparse.Namespace, decoder: str = "broadcast", **fields: float) -> CCVAEConfig:
+    """A swapped-appearance CC-VAE variant: dropout 0, ``decoder``, and ``fields`` set on top."""
+    return dataclasses.replace(ccvae_config(args, 0.0, decoder=decoder), **fields)
+
+
 def outline_config(args: argparse.Namespace) -> CCVAEConfig:
-    """The swapped-appearance broadcast CC-VAE with outline pixels weighted ``--outline-weight``."""
-    config = ccvae_config(args, 0.0, decoder="broadcast")
-    return dataclasses.replace(config, outline_weight=args.outline_weight)
+    """Outline pixels weighted ``--outline-weight``."""
+    return swapped_config(args, outline_weight=args.outline_weight)
 
 
 def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
-    """The swapped-appearance broadcast CC-VAE with the image-gradient term ``--gradient-weight``."""
-    config = ccvae_config(args, 0.0, decoder="broadcast")
-    return dataclasses.replace(config, gradient_weight=args.gradient_weight)
+    """The image-gradient term weighted ``--gradient-weight``."""
+    return swapped_config(args, gradient_weight=args.gradient_weight)
 
 
 def full_config(args: argparse.Namespace) -> CCVAEConfig:
-    """The swapped-appearance CC-VAE whose state decoder broadcasts at full resolution, with outline
-    pixels weighted ``--outline-weight`` (0: unweighted)."""
-    config = ccvae_config(args, 0.0, decoder="broadcast_full")
-    return dataclasses.replace(config, outline_weight=args.outline_weight)
+    """The state decoder broadcasting at full resolution, outline pixels weighted
+    ``--outline-weight`` (0: unweighted)."""
+    return swapped_config(args, "broadcast_full", outline_weight=args.outline_weight)
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
