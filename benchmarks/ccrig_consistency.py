@@ -307,8 +307,8 @@ def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
 
 def full_config(args: argparse.Namespace) -> CCVAEConfig:
     """The state decoder broadcasting at full resolution, outline pixels weighted
-    ``--outline-weight`` (0: unweighted)."""
-    return swapped_config(args, "broadcast_full", outline_weight=args.outline_weight)
+    ``--full-outline-weight`` (0: unweighted)."""
+    return swapped_config(args, "broadcast_full", outline_weight=args.full_outline_weight)
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -812,10 +812,10 @@ def rewrite_report(out: str) -> None:
         steps=settings["fit"]["num_steps"],
         batch_size=settings["fit"]["batch_size"],
         lr=settings["fit"]["lr"],
-        warmup=next(
-            settings[k]["beta_ramp_steps"]
-            for k in ("ccvae", "ccvae_dropout0", "ccvae_broadcast", "ccvae_keypoints", "ccvae_swap")
-            if settings.get(k)
+        warmup=next(  # any CC-VAE variant's: they share it
+            value["beta_ramp_steps"]
+            for key, value in settings.items()
+            if key.startswith("ccvae") and isinstance(value, dict)
         ),
         lr_schedule=settings["fit"].get("lr_schedule", "constant"),
         image_size=settings.get("image_size", IMAGE_SIZE),
@@ -878,8 +878,13 @@ def main() -> None:
     parser.add_argument(
         "--full-broadcast",
         action="store_true",
-        help="also a swapped-appearance CC-VAE whose state decoder broadcasts at full resolution "
-        "(outline weight as --outline-weight)",
+        help="also a swapped-appearance CC-VAE whose state decoder broadcasts at full resolution",
+    )
+    parser.add_argument(
+        "--full-outline-weight",
+        type=float,
+        default=0.0,
+        help="the --full-broadcast model's outline weight (0: none; independent of --outline-weight)",
     )
     parser.add_argument(
         "--gradient-weight",
