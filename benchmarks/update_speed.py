@@ -4,11 +4,11 @@ TD3 and d3rlpy's AWAC, and the fraction of this machine's measured fp32 matmul p
 One CPU thread, one process. Every implementation samples its own minibatches from a replay of
 random transitions (observation 32, action 4) as it would in training: SB3's ``TD3.train`` from its
 replay buffer, d3rlpy's ``AWAC.update`` from ``sample_transition_batch``, affordkit from tensors by
-index. Also: K fast TD3 learners trained together (algos/td3_seeds.py) against the same K trained
-one after another, in updates of all K per second. Implementations are interleaved in rounds
-(each runs for about ``--seconds`` per round, the order rotating), and every ratio is taken
-within one round, so a machine whose load drifts moves both sides of a ratio alike; the report
-gives the median over rounds and the range.
+index. Also: K fast learners trained together (algos/td3_seeds.py, algos/awac_seeds.py) against the
+same K trained one after another, in updates of all K per second. Implementations are interleaved
+in rounds (each runs for about ``--seconds`` per round, the order rotating), and every ratio is
+taken within one round, so a machine whose load drifts moves both sides of a ratio alike; the
+report gives the median over rounds and the range.
 
 Matmul peak: the best GFLOP/s of a 1024 x 1024 x 1024 float32 product through oneDNN
 (``mkldnn::_linear_pointwise``) and through ``torch.mm`` (MKL on x86). The fraction of the peak of
@@ -41,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from affordkit import atomic
 from affordkit.algos import AWAC, TD3, AWACConfig, TD3Config
+from affordkit.algos.awac_seeds import AWACSeeds
 from affordkit.algos.td3_seeds import TD3Seeds
 from affordkit.device import set_cpu_threads
 from affordkit.networks import fast
@@ -98,15 +99,15 @@ class TensorReplay:
         return Batch(*(self.t[k].index_select(0, i) for k in ("obs", "action", "reward", "next_obs", "done")))
 
 
-def affordkit_learner(setting: Setting, implementation: str) -> TD3 | AWAC:
+def affordkit_learner(setting: Setting, implementation: str, seed: int = 0) -> TD3 | AWAC:
     if setting.algo == "td3":
         config = TD3Config(hidden=setting.hidden, implementation=implementation)  # type: ignore[arg-type]
-        return TD3(OBS_DIM, ACTION_DIM, config, seed=0)
-    config = AWACConfig(
+        return TD3(OBS_DIM, ACTION_DIM, config, seed=seed)
+    awac_config = AWACConfig(
         policy_hidden=setting.hidden, q_hidden=setting.hidden, value_action="sample",
         implementation=implementation,  # type: ignore[arg-type]
     )  # fmt: skip
-    return AWAC(OBS_DIM, ACTION_DIM, config, seed=0)
+    return AWAC(OBS_DIM, ACTION_DIM, awac_config, seed=seed)
 
 
 def affordkit_impl(setting: Setting, data: dict[str, np.ndarray], implementation: str) -> Impl:
@@ -175,11 +176,11 @@ def d3rlpy_awac_impl(setting: Setting, data: dict[str, np.ndarray]) -> Impl:
 
 
 def seeds_impls(setting: Setting, data: dict[str, np.ndarray], k: int) -> list[Impl]:
-    """K fast TD3 learners one after another, and the same K trained together (TD3Seeds); each
-    learner samples its own minibatches. One "update" of either is an update of all K."""
-    config = TD3Config(hidden=setting.hidden)
-    singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in range(k)]
-    together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=list(range(k)))
+    """K fast learners one after another, and the same K trained together (TD3Seeds, AWACSeeds);
+    each learner samples its own minibatches. One "update" of either is an update of all K."""
+    singles = [affordkit_learner(setting, "fast", seed=s) for s in range(k)]
+    stacked_class = TD3Seeds if setting.algo == "td3" else AWACSeeds
+    together = stacked_class(OBS_DIM, ACTION_DIM, singles[0].config, seeds=list(range(k)))  # type: ignore[arg-type]
     replays = [TensorReplay(data, setting.batch, seed=10 + s) for s in range(k)]
     fields = ("obs", "action", "reward", "next_obs", "done")
 
@@ -200,6 +201,7 @@ def measure_seeds(setting: Setting, data: dict[str, np.ndarray], k: int, rounds:
     rates = interleave(seeds_impls(setting, data, k), rounds, seconds)
     seq, tog = rates[f"{k} seeds sequential"], rates[f"{k} seeds together"]
     return {
+        "algo": setting.algo,
         "seeds": k,
         "batch": setting.batch,
         "hidden": list(setting.hidden),
@@ -337,7 +339,7 @@ def markdown(payload: dict[str, Any]) -> str:
     if payload["seeds"]:
         lines += [
             "",
-            "K TD3 learners (fast) trained together (TD3Seeds) against the same K one after another:",
+            "K learners (fast) trained together (TD3Seeds, AWACSeeds) against the same K one after another:",
             "",
             "| setting | sequential (K-updates/s) | together (K-updates/s) | together / sequential | bar |",
             "|---|---:|---:|---:|---|",
@@ -348,8 +350,10 @@ def markdown(payload: dict[str, Any]) -> str:
                 s["updates_of_all_seeds_per_second"],
                 s["ratio_together_over_sequential"],
             )
+            algo = s.get("algo", "td3").upper()  # results written before AWACSeeds: TD3 only
+            sequential = rates[f"{k} seeds sequential"]["median"]
             lines.append(
-                f"| K={k} B={s['batch']} {s['hidden']} | {rates[f'{k} seeds sequential']['median']:.1f} "
+                f"| {algo} K={k} B={s['batch']} {s['hidden']} | {sequential:.1f} "
                 f"| {rates[f'{k} seeds together']['median']:.1f} | {ratio['median']:.2f}x "
                 f"({ratio['min']:.2f}-{ratio['max']:.2f}) "
                 f"| >= 3x: {'met' if ratio['median'] >= 3 else 'NOT met'} |"
@@ -403,11 +407,15 @@ def main() -> None:
         print(f"{setting.label}: fast {fast_rate:.1f} updates/s; {ratios}", flush=True)
     seeds = []
     if args.seeds > 0:
-        for batch in args.batches:
-            setting = Setting("td3", batch, (400, 300))
-            seeds.append(measure_seeds(setting, data, args.seeds, args.rounds, args.seconds))
-            ratio = seeds[-1]["ratio_together_over_sequential"]["median"]
-            print(f"{args.seeds} TD3 seeds together, batch {batch}: {ratio:.2f}x sequential", flush=True)
+        for algo in args.algos:
+            for batch in args.batches:
+                setting = Setting(algo, batch, (400, 300) if algo == "td3" else (256, 256))
+                seeds.append(measure_seeds(setting, data, args.seeds, args.rounds, args.seconds))
+                ratio = seeds[-1]["ratio_together_over_sequential"]["median"]
+                print(
+                    f"{args.seeds} {algo.upper()} seeds together, batch {batch}: {ratio:.2f}x sequential",
+                    flush=True,
+                )
     payload = {
         "threads": threads,
         "rounds": args.rounds,

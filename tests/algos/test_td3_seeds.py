@@ -4,6 +4,8 @@ one can be taken out and continued alone."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
@@ -49,14 +51,12 @@ def assert_close_states(a, b) -> None:
         torch.testing.assert_close(fa[key], fb[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("implementation", ["reference", "fast"])
-def test_k_learners_together_equal_k_separate_runs(implementation: str) -> None:
-    config = TD3Config(hidden=(32, 24), implementation=implementation)  # type: ignore[arg-type]
-    singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in SEEDS]
-    together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=SEEDS)
-    for k, single in enumerate(singles):  # the same initial weights as the separate runs
-        assert_close_states(together.learner_state_dict(k)["actor"], single.state_dict()["actor"])
-    for step in range(5):  # two actor steps and target updates among them
+def check_together_equals_singles(together: Any, singles: list[Any], network: str, steps: int) -> None:
+    """The K stacked learners start with the singles' weights of ``network``, and after ``steps``
+    updates on the same minibatches match them in metrics, whole states and actions."""
+    for k, single in enumerate(singles):
+        assert_close_states(together.learner_state_dict(k)[network], single.state_dict()[network])
+    for step in range(steps):
         parts = batches(step)
         metrics = together.update(stacked(parts))
         for k, (single, part) in enumerate(zip(singles, parts, strict=True)):
@@ -68,6 +68,14 @@ def test_k_learners_together_equal_k_separate_runs(implementation: str) -> None:
     for k, single in enumerate(singles):
         assert_close_states(together.learner_state_dict(k), single.state_dict())
         torch.testing.assert_close(together.act(obs)[k], single.act(obs[k]), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("implementation", ["reference", "fast"])
+def test_k_learners_together_equal_k_separate_runs(implementation: str) -> None:
+    config = TD3Config(hidden=(32, 24), implementation=implementation)  # type: ignore[arg-type]
+    singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in SEEDS]
+    together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=SEEDS)
+    check_together_equals_singles(together, singles, "actor", steps=5)  # two actor steps among them
 
 
 def test_a_learner_taken_out_continues_alone() -> None:
@@ -83,11 +91,13 @@ def test_a_learner_taken_out_continues_alone() -> None:
     assert_close_states(together.learner_state_dict(1), alone.state_dict())
 
 
-def test_restored_learners_continue_bit_identically() -> None:
-    a = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+def check_restore(make: Callable[[list[int]], Any]) -> None:
+    """Learners from ``make(seeds)``, restored from a state_dict, continue bit-identically; a state
+    of other seeds is refused."""
+    a = make(SEEDS)
     for step in range(3):
         a.update(stacked(batches(step)))
-    b = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+    b = make(SEEDS)
     b.load_state_dict(copy.deepcopy(a.state_dict()))
     for step in range(3, 6):
         ma, mb = a.update(stacked(batches(step))), b.update(stacked(batches(step)))
@@ -96,7 +106,11 @@ def test_restored_learners_continue_bit_identically() -> None:
     for (key, x), (_, y) in zip(tensors(a.state_dict()), tensors(b.state_dict()), strict=True):
         assert torch.equal(x, y), key
     with pytest.raises(ConfigError):
-        TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=[0, 1]).load_state_dict(a.state_dict())
+        make([0, 1]).load_state_dict(a.state_dict())
+
+
+def test_restored_learners_continue_bit_identically() -> None:
+    check_restore(lambda seeds: TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=seeds))
 
 
 def test_bad_seeds_and_shapes_are_refused() -> None:

@@ -136,12 +136,13 @@ class AWACConfig:
 def advantage_weights(
     advantage: Tensor, beta: float, weighting: Weighting, exp_clip: float = 100.0, clip: float | None = None
 ) -> Tensor:
-    """Weights w (B,) of the actor's log-likelihoods from advantages A (B,) (module docstring, 1)."""
+    """Weights w (..., B) of the actor's log-likelihoods from advantages A (..., B) (module docstring,
+    1); the batch softmax runs over the last dimension (one batch per row for stacked learners)."""
     if clip is not None:
         advantage = advantage.clamp(max=clip)
     scores = advantage / beta
     if weighting == "batch_softmax":
-        return torch.softmax(scores, dim=0) * scores.shape[0]
+        return torch.softmax(scores, dim=-1) * scores.shape[-1]
     return torch.exp(scores).clamp(max=exp_clip)
 
 

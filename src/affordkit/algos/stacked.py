@@ -1,0 +1,200 @@
+"""What K learners trained together in one process share (``TD3Seeds``, ``AWACSeeds``): parameters
+stacked along a leading dimension K, networks applied by each of the K parameter sets to its own
+input, and the state of the K learners, whole or one at a time.
+
+Each linear layer of a stacked network is one operation over the K networks: with the fast
+implementation K oneDNN products under one autograd node (networks/fast.py), with the reference one
+``baddbmm``. A learner's loss is the sum of the K learners' own losses, so each gradient is exactly
+the learner's own; Adam (its weight decay included) and Polyak averaging act element by element, so
+one optimiser over the stacked tensors is K independent ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from affordkit.algos.common import load_optimizer
+from affordkit.errors import ConfigError
+from affordkit.networks.fast import OneDNNLinear, stacked_linear
+from affordkit.networks.mlp import TwinQ
+from affordkit.types import Batch
+
+Stack = dict[str, Any]  # parameter name (as in the single network's state_dict) -> (K, ...) tensor
+
+
+def stack_parameters(modules: Sequence[nn.Module], trainable: bool) -> Stack:
+    """The K modules' parameters stacked along a new leading dimension, by name."""
+    names = [name for name, _ in modules[0].named_parameters()]
+    stacked = {}
+    for name in names:
+        value = torch.stack([dict(m.named_parameters())[name].detach() for m in modules]).clone()
+        stacked[name] = nn.Parameter(value) if trainable else value
+    return stacked
+
+
+def stacked_mlp(layers: nn.Sequential, params: Stack, prefix: str, x: Tensor) -> Tensor:
+    """``layers`` (an ``mlp``: Linear layers and elementwise activations) applied by each of the K
+    stacked parameter sets to its own input: x (K, B, in) -> (K, B, out). Layers built as
+    ``OneDNNLinear`` run their K products on oneDNN, others as one ``baddbmm``."""
+    for i, layer in enumerate(layers):
+        if isinstance(layer, nn.Linear):
+            weight, bias = params[f"{prefix}{i}.weight"], params[f"{prefix}{i}.bias"]
+            x = stacked_linear(x, weight, bias, onednn=isinstance(layer, OneDNNLinear))
+        else:
+            x = layer(x)
+    return x
+
+
+def stacked_twin_q(
+    critic: TwinQ, params: Stack, obs: Tensor, action: Tensor, both: bool = True
+) -> tuple[Tensor, ...]:
+    """Q_1 and Q_2 (K, B) of the K stacked critics of ``critic``'s layout (Q_1 alone when not
+    ``both``)."""
+    x = torch.cat([obs, action], dim=-1)
+    q1 = stacked_mlp(critic.q1, params, "q1.", x).squeeze(-1)
+    if not both:
+        return (q1,)
+    return q1, stacked_mlp(critic.q2, params, "q2.", x).squeeze(-1)
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds={seeds!r}: expected distinct seeds, at least one")
+    return seeds
+
+
+def one_optimizer(optimizer: torch.optim.Optimizer, k: int) -> dict[str, Any]:
+    """Learner k's share of an Adam over stacked parameters, as an Adam state_dict of its own."""
+    full = optimizer.state_dict()
+    state = {
+        index: {name: (v if name == "step" else v[k]).clone() for name, v in entry.items()}
+        for index, entry in full["state"].items()
+    }
+    return {"state": state, "param_groups": full["param_groups"]}
+
+
+class StackedLearners:
+    """The state of K stacked learners. A subclass names its stacked networks (``NETWORKS``,
+    attributes holding a ``Stack``) and optimisers (``OPTIMIZERS``) by the keys of the single
+    learner's ``state_dict``, and sets ``config``, ``seeds``, ``obs_dim``, ``action_dim``,
+    ``generators`` (one per learner) and ``num_updates``."""
+
+    NETWORKS: ClassVar[tuple[str, ...]]
+    OPTIMIZERS: ClassVar[tuple[str, ...]]
+    config: Any
+    seeds: list[int]
+    obs_dim: int
+    action_dim: int
+    generators: list[torch.Generator]
+    num_updates: int
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.seeds)
+
+    def adopt(
+        self,
+        single: Callable[..., Any],
+        obs_dim: int,
+        action_dim: int,
+        config: Any,
+        seeds: Sequence[int],
+        device: torch.device | str,
+    ) -> list[Any]:
+        """K single learners ``single(obs_dim, action_dim, config, seed=s, device=device)``, one per
+        seed: they give the initial weights (the same draws as K separate runs), the networks' layout
+        (with the fast implementation, oneDNN layers where the start-up check passes) and the
+        generators; the subclass keeps their parameters, stacked. Sets the common fields."""
+        self.seeds = check_seeds(seeds)
+        singles = [single(obs_dim, action_dim, config, seed=s, device=device) for s in self.seeds]
+        self.config, self.obs_dim, self.action_dim = config, obs_dim, action_dim
+        self.device: torch.device = singles[0].device
+        self.generators = [s.generator for s in singles]
+        self.num_updates = 0
+        return singles
+
+    def learner_state_dict(self, k: int) -> dict[str, Any]:
+        """Learner k as the single learner's ``state_dict()``: load it into the single learner of
+        ``seeds[k]`` to continue that learner alone (copies, not views)."""
+        if not 0 <= k < self.num_seeds:
+            raise ConfigError(f"k={k}: expected 0 <= k < {self.num_seeds}")
+
+        def one(stack: Stack) -> dict[str, Tensor]:
+            return {name: value.detach()[k].clone() for name, value in stack.items()}
+
+        state = self._state(one, lambda optimizer: one_optimizer(optimizer, k))
+        return {**state, "generator": self.generators[k].get_state()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every learner's state, stacked (tensors shared with the learner: copy before updating)."""
+        state = self._state(dict, lambda optimizer: optimizer.state_dict())
+        return {**state, "seeds": list(self.seeds), "generators": [g.get_state() for g in self.generators]}
+
+    def _state(
+        self, params: Callable[[Stack], dict[str, Tensor]], optimizer: Callable[[torch.optim.Optimizer], Any]
+    ) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "sizes": (self.obs_dim, self.action_dim),
+            **{name: params(getattr(self, name)) for name in self.NETWORKS},
+            **{name: optimizer(getattr(self, name)) for name in self.OPTIMIZERS},
+            "num_updates": self.num_updates,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue exactly where ``state`` was taken; refuses another config, size or seed list."""
+        if (
+            type(self.config)(**state["config"]) != self.config
+            or tuple(state["sizes"]) != (self.obs_dim, self.action_dim)
+            or list(state["seeds"]) != self.seeds
+        ):
+            raise ConfigError(
+                f"{type(self).__name__} state of config {state['config']}, sizes {tuple(state['sizes'])} "
+                f"and seeds {state['seeds']}; this learner has {asdict(self.config)}, "
+                f"{(self.obs_dim, self.action_dim)} and {self.seeds}"
+            )
+        with torch.no_grad():
+            for name in self.NETWORKS:
+                for key, value in getattr(self, name).items():
+                    value.copy_(state[name][key])
+        for name in self.OPTIMIZERS:
+            load_optimizer(getattr(self, name), state[name])
+        self.num_updates = int(state["num_updates"])
+        for g, s in zip(self.generators, state["generators"], strict=True):
+            g.set_state(s.cpu())
+
+    def check_obs(self, obs: Tensor) -> None:
+        if obs.dim() != 3 or obs.shape[0] != self.num_seeds or obs.shape[-1] != self.obs_dim:
+            raise ConfigError(
+                f"obs of shape {tuple(obs.shape)}: expected ({self.num_seeds}, B, {self.obs_dim})"
+            )
+
+    def check_batch(self, batch: Batch) -> None:
+        k, b = self.num_seeds, batch.obs.shape[1] if batch.obs.dim() == 3 else -1
+        want = {
+            "obs": (k, b, self.obs_dim),
+            "action": (k, b, self.action_dim),
+            "reward": (k, b),
+            "next_obs": (k, b, self.obs_dim),
+            "done": (k, b),
+        }
+        for name, shape in want.items():
+            got = tuple(getattr(batch, name).shape)
+            if got != shape:
+                raise ConfigError(f"batch.{name} has shape {got}; expected {shape}")
+
+    def draws(
+        self, shape: Sequence[int], device: torch.device, generators: Sequence[torch.Generator] | None = None
+    ) -> Tensor:
+        """One standard normal draw of ``shape`` from each learner's own generator (or from
+        ``generators[k]``), stacked (K, ...): what each single learner would draw at this point."""
+        generators = self.generators if generators is None else list(generators)
+        if len(generators) != self.num_seeds:
+            raise ConfigError(f"{len(generators)} generators for {self.num_seeds} learners")
+        return torch.stack([torch.randn(tuple(shape), generator=g, device=device) for g in generators])
