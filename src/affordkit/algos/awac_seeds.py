@@ -37,8 +37,8 @@ class AWACSeeds(StackedLearners):
     (K,), one value per learner."""
 
     NETWORKS = ("policy", "critic", "critic_target")
-    config: AWACConfig
     OPTIMIZERS = ("policy_optimizer", "critic_optimizer")
+    config: AWACConfig
 
     def __init__(
         self,

@@ -36,8 +36,8 @@ class TD3Seeds(StackedLearners):
     (K,), one value per learner."""
 
     NETWORKS = ("actor", "critic", "actor_target", "critic_target")
-    config: TD3Config
     OPTIMIZERS = ("actor_optimizer", "critic_optimizer")
+    config: TD3Config
 
     def __init__(
         self,
