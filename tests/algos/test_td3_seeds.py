@@ -82,12 +82,18 @@ def test_a_learner_taken_out_continues_alone() -> None:
     together = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
     for step in range(3):
         together.update(stacked(batches(step)))
-    alone = TD3(OBS_DIM, ACTION_DIM, CONFIG, seed=SEEDS[1])
+    check_taken_out(together, TD3(OBS_DIM, ACTION_DIM, CONFIG, seed=SEEDS[1]), ["critic/loss"])
+
+
+def check_taken_out(together: Any, alone: Any, keys: list[str]) -> None:
+    """Learner 1 of ``together``, loaded into the single learner ``alone``, makes the same next
+    update as it does inside ``together`` (the metrics ``keys``, then the whole state)."""
     alone.load_state_dict(together.learner_state_dict(1))
     parts = batches(10)
     metrics = together.update(stacked(parts))
     own = alone.update(parts[1])
-    torch.testing.assert_close(metrics["critic/loss"][1], own["critic/loss"], rtol=1e-4, atol=1e-5)
+    for key in keys:
+        torch.testing.assert_close(metrics[key][1], own[key], rtol=1e-4, atol=1e-5, msg=key)
     assert_close_states(together.learner_state_dict(1), alone.state_dict())
 
 
