@@ -205,8 +205,15 @@ RATE_LABELS = {
 
 
 def collect(
-    num_episodes: int, env_seed: int, rng_seed: int, with_pairs: bool, image_size: int = IMAGE_SIZE
+    num_episodes: int,
+    env_seed: int,
+    rng_seed: int,
+    with_pairs: bool,
+    image_size: int = IMAGE_SIZE,
+    goal_contexts: bool = False,
 ) -> Episodes:
+    """``goal_contexts``: every s_t is paired twice, with s_0 and with the episode's goal-state
+    image (the object away from its start), so contexts show the object at many places."""
     env = make_vector_env(ENV, num_episodes, autoreset_mode="disabled", image_size=image_size)
     obs, _ = env.reset(seed=env_seed)  # episode i: env seed env_seed + i
     context = obs["image"].copy()
@@ -249,6 +256,12 @@ def collect(
         "image": np.concatenate(later),
         "swapped": swapped,
     }
+    if goal_contexts:
+        pairs = {
+            "context": np.concatenate([pairs["context"], *[goal_obs["image"]] * len(later)]),
+            "image": np.concatenate([pairs["image"]] * 2),
+            "swapped": np.concatenate([swapped] * 2),
+        }
     return Episodes(context, color, shape, pairs)
 
 
@@ -296,8 +309,10 @@ def swapped_config(args: argparse.Namespace, decoder: str = "broadcast", **field
 
 
 def outline_config(args: argparse.Namespace) -> CCVAEConfig:
-    """Outline pixels weighted ``--outline-weight``."""
-    return swapped_config(args, outline_weight=args.outline_weight)
+    """Outline pixels weighted ``--outline-weight``; z_c at every decoder layer with
+    ``--outline-every-layer``."""
+    config = swapped_config(args, outline_weight=args.outline_weight)
+    return dataclasses.replace(config, context_every_layer=getattr(args, "outline_every_layer", False))
 
 
 def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
@@ -418,7 +433,14 @@ def picture_columns(heldout: Episodes) -> np.ndarray:
 def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
     t0 = time.monotonic()
     size = args.image_size
-    train = collect(args.episodes, TRAIN_SEED_BASE * (seed + 1), seed, with_pairs=True, image_size=size)
+    train = collect(
+        args.episodes,
+        TRAIN_SEED_BASE * (seed + 1),
+        seed,
+        with_pairs=True,
+        image_size=size,
+        goal_contexts=args.goal_contexts,
+    )
     heldout = collect(
         args.contexts, HELDOUT_SEED_BASE + 100_000 * seed, seed, with_pairs=False, image_size=size
     )
@@ -436,7 +458,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         "shape": float((detected.shape == heldout.shape).mean()),
         "both": float(((detected.color_index == heldout.color) & (detected.shape == heldout.shape)).mean()),
     }
-    real_groups = np.concatenate([train.color * 2 + (train.shape == "box")] * (START_PAIRS + GOAL_PAIRS))
+    per_episode = len(pairs["image"]) // args.episodes
+    real_groups = np.concatenate([train.color * 2 + (train.shape == "box")] * per_episode)
     out: dict[str, Any] = {
         "seed": seed,
         "num_pairs": len(pairs["image"]),
@@ -656,9 +679,15 @@ def report(
         f"Data per seed: {args.episodes:,} ColorPush episodes (training env seeds never used for the "
         f"contexts), each giving s_0 and {START_PAIRS + GOAL_PAIRS} later images s_t: {START_PAIRS} after "
         f"U{{1..{MAX_RANDOM_STEPS}}} random actions from the start, {GOAL_PAIRS} after setting the episode's "
-        f"random goal state and U{{0..{MAX_RANDOM_STEPS}}} random actions (CC-RIG's recipe); "
-        f"{per_seed[0]['num_pairs']:,} pairs, 5% held out by fit. Every model: {args.steps:,} Adam steps of "
-        f"{args.batch_size} (lr {args.lr:g}{schedule}), KL weight 0 -> {beta:g} over the first "
+        f"random goal state and U{{0..{MAX_RANDOM_STEPS}}} random actions (CC-RIG's recipe)"
+        + (
+            "; every s_t paired twice, with s_0 and with the episode's goal-state image as context "
+            "(`--goal-contexts`: contexts show the object at many places)"
+            if getattr(args, "goal_contexts", False)
+            else ""
+        )
+        + f"; {per_seed[0]['num_pairs']:,} pairs, 5% held out by fit. Every model: {args.steps:,} Adam "
+        f"steps of {args.batch_size} (lr {args.lr:g}{schedule}), KL weight 0 -> {beta:g} over the first "
         f"{args.warmup:,} steps. "
         "CC-VAE: the paper's network (context dropout 0.5, latent 6, context 4, RIG decoder, w = 1, "
         "sum-reduced Bernoulli likelihood) with the plain VAE's KL weight instead of the paper's "
@@ -674,6 +703,11 @@ def report(
             f"VAE: RIG's preset (beta {beta:g}, latent 8, broadcast decoder), on the same s_t."
             if any(k.startswith("vae_") for k in keys)
             else "No plain VAE in this run (`--skip-vae`)."
+        )
+        + (
+            " The outlines-weighted model's decoder gets z_c at every layer (`--outline-every-layer`)."
+            if getattr(args, "outline_every_layer", False)
+            else ""
         ),
         "",
         f"Goals: one per context for {args.contexts:,} contexts s_0 of held-out episodes. Consistent = "
@@ -844,6 +878,8 @@ def rewrite_report(out: str) -> None:
         lr_schedule=settings["fit"].get("lr_schedule", "constant"),
         image_size=settings.get("image_size", IMAGE_SIZE),
         beta=beta_of(settings),
+        goal_contexts=settings.get("goal_contexts", False),
+        outline_every_layer=bool((settings.get("ccvae_outline") or {}).get("context_every_layer")),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -903,6 +939,16 @@ def main() -> None:
         help="also a swapped-appearance CC-VAE whose likelihood weighs outline pixels 1 + this (0: none)",
     )
     parser.add_argument(
+        "--outline-every-layer",
+        action="store_true",
+        help="the --outline-weight model's decoder gets z_c at every layer",
+    )
+    parser.add_argument(
+        "--goal-contexts",
+        action="store_true",
+        help="pair every s_t also with its episode's goal-state image as context (twice the pairs)",
+    )
+    parser.add_argument(
         "--full-broadcast",
         action="store_true",
         help="also a swapped-appearance CC-VAE whose state decoder broadcasts at full resolution",
@@ -957,6 +1003,7 @@ def main() -> None:
             "image_size": args.image_size,
             "train_episodes": args.episodes,
             "pairs_per_episode": {"from_start": START_PAIRS, "from_goal_state": GOAL_PAIRS},
+            "goal_contexts": args.goal_contexts,
             "max_random_steps": MAX_RANDOM_STEPS,
             "heldout_contexts": args.contexts,
             "fit": dataclasses.asdict(fit_config(args, 0)) | {"seed": "the run's seed"},
