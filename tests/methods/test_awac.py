@@ -104,6 +104,77 @@ def test_stopped_and_resumed_equals_uninterrupted(tmp_path: Path, dataset: Path,
     assert summary_a == summary_b
 
 
+def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path, dataset: Path) -> None:
+    """``seeds=2``: one batched update for both learners, the two envs in lockstep; each seed's
+    folder must hold what a run of that seed alone gives (parameters to float rounding, the same
+    counters, replay and evaluations)."""
+    together = awac.run(smoke(tmp_path / "together", dataset, seed=3, seeds=2), progress=False).parent
+    summary = json.loads((together / "summary.json").read_text())
+    assert summary["seeds"] == [3, 4] and len(summary["per_seed"]) == 2
+    text = (together / "report.md").read_text()
+    assert "2 seeds" in text and "mean +- sd" in text
+    for seed, per_seed in zip((3, 4), summary["per_seed"], strict=True):
+        alone = awac.run(smoke(tmp_path / f"alone{seed}", dataset, seed=seed), progress=False).parent
+        (a, replay_a), (b, _) = agent_state(alone), agent_state(together / f"seed_{seed}")
+        assert a["counters"] == b["counters"]
+        flat_a, flat_b = _tensors(a["learner"]), _tensors(b["learner"])
+        assert flat_a.keys() == flat_b.keys()
+        for k in flat_a:
+            torch.testing.assert_close(flat_b[k], flat_a[k], atol=1e-5, rtol=1e-4, msg=f"seed {seed}: {k}")
+        seed_summary = json.loads((together / f"seed_{seed}" / "summary.json").read_text())
+        assert seed_summary == per_seed
+        alone_summary = json.loads((alone / "summary.json").read_text())
+        assert alone_summary["final_object_distance"] == pytest.approx(
+            per_seed["final_object_distance"], 1e-4
+        )
+        for key in ("offline_success", "final_success", "updates", "env_steps"):
+            assert alone_summary[key] == per_seed[key], key
+        # the seed's buffer as the lone run's: its own episodes, from its own env and explorations
+        _, joint = checkpoint.load(together / "checkpoints" / "agent")
+        assert replay_a is not None and joint is not None
+        k = seed - 3
+        for name in replay_a:
+            np.testing.assert_allclose(joint[f"seed{k}/{name}"], replay_a[name], atol=1e-5, err_msg=name)
+    assert summary["final_success"]["mean"] == pytest.approx(
+        np.mean([s["final_success"] for s in summary["per_seed"]])
+    )
+
+
+def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path, dataset: Path) -> None:
+    whole = awac.run(smoke(tmp_path / "whole", dataset, seeds=2), progress=False).parent
+    run_dir = awac.run(
+        smoke(tmp_path / "parts", dataset, seeds=2), progress=False, stop_at=("offline", 30)
+    ).parent
+    awac.run(resume=run_dir, progress=False, stop_at=("online", 200))
+    assert not (run_dir / "report.md").exists()
+    awac.run(resume=run_dir, progress=False)
+    (a, replay_a), (b, replay_b) = agent_state(whole), agent_state(run_dir)
+    flat_a, flat_b = _tensors(a), _tensors(b)
+    assert flat_a.keys() == flat_b.keys()
+    for k in flat_a:
+        assert torch.equal(flat_a[k], flat_b[k]), f"{k} differs after resume"
+    assert a["agents"][1]["counters"] == b["agents"][1]["counters"]
+    assert replay_a is not None and replay_b is not None and replay_a.keys() == replay_b.keys()
+    for k in replay_a:
+        np.testing.assert_array_equal(replay_a[k], replay_b[k])
+    summary_a, summary_b = (json.loads((d / "summary.json").read_text()) for d in (whole, run_dir))
+    assert summary_a == summary_b
+
+
+def test_seeds_settings_are_checked(tmp_path: Path, dataset: Path) -> None:
+    with pytest.raises(ConfigError, match="seeds=0"):
+        smoke(tmp_path, dataset, seeds=0)
+    with pytest.raises(ConfigError, match="only AWAC trains seeds together"):
+        smoke(tmp_path, dataset, learner="bc", online_steps=0, seeds=2)
+    single = awac.run(smoke(tmp_path / "one", dataset), progress=False, stop_at=("offline", 30)).parent
+    state, _ = agent_state(single)
+    cfg = smoke(tmp_path, dataset, seeds=2)
+    ds, name = awac.open_dataset(cfg)
+    team = awac.Team.build(cfg, ds, name, torch.device("cpu"), [])
+    with pytest.raises(checkpoint.CheckpointError, match="trains 2 together"):
+        team.load_state_dict(state)
+
+
 def test_bc_baseline_runs_offline_only(tmp_path: Path, dataset: Path) -> None:
     report = awac.run(smoke(tmp_path, dataset, learner="bc", online_steps=0), progress=False)
     assert "# BC on Push" in report.read_text()

@@ -14,10 +14,12 @@ Minibatches come stacked, one per learner: ``Batch`` fields of shape (K, B, ...)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from affordkit.algos import common
 from affordkit.algos.awac import AWAC, AWACConfig, advantage_weights
 from affordkit.algos.common import adam, twin_q_target
 from affordkit.algos.stacked import (
@@ -27,6 +29,7 @@ from affordkit.algos.stacked import (
     stacked_mlp,
     stacked_twin_q,
 )
+from affordkit.errors import ConfigError
 from affordkit.networks.policies import LOG_2PI
 from affordkit.types import Batch
 
@@ -150,3 +153,38 @@ class AWACSeeds(StackedLearners):
             torch._foreach_lerp_(list(self.critic_target.values()), list(self.critic.values()), c.tau)
         metrics["awac/advantage"] = adv.mean(1)
         return metrics
+
+
+class AWACSeedView:
+    """Learner k of an ``AWACSeeds``, seen as one ``AWAC`` by what acts with it: ``act``, ``explore``
+    and ``state_dict`` (a plain ``AWAC`` checkpoint) as the single learner's, on learner k's current
+    parameters. Its updates go through the ``AWACSeeds``, together with the other learners'."""
+
+    def __init__(self, seeds: AWACSeeds, k: int) -> None:
+        if not 0 <= k < seeds.num_seeds:
+            raise ConfigError(f"k={k}: expected 0 <= k < {seeds.num_seeds}")
+        self.seeds, self.k = seeds, k
+
+    @property
+    def device(self) -> torch.device:
+        return self.seeds.device
+
+    def _mean(self, obs: Tensor) -> Tensor:
+        common.check_obs(obs, self.seeds.obs_dim)
+        params = {name: value[self.k : self.k + 1] for name, value in self.seeds.policy.items()}
+        return stacked_mlp(self.seeds.mean_layers, params, "mean_net.", obs[None])[0]
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        """Learner k's policy mean (B, action_dim), as ``AWAC.act``."""
+        return self._mean(obs)
+
+    @torch.no_grad()
+    def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:
+        """A sample of learner k's policy with ``generator``, as ``AWAC.explore`` draws it."""
+        mean = self._mean(obs)
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return (mean + eps * torch.exp(self.seeds.log_std()[self.k, 0])).clamp(-1.0, 1.0)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.seeds.learner_state_dict(self.k)

@@ -23,8 +23,10 @@ continues exactly, across the offline-to-online boundary too.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,7 @@ from tqdm import tqdm
 
 from affordkit import atomic
 from affordkit.algos.awac import AWAC, AWACConfig
+from affordkit.algos.awac_seeds import AWACSeeds, AWACSeedView
 from affordkit.algos.bc import BC, BCConfig
 from affordkit.data import DatasetError, EpisodeDataset, EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
@@ -44,7 +47,7 @@ from affordkit.errors import ConfigError
 from affordkit.logging import RunLogger, make_run_dir
 from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
-from affordkit.loops.rollout import run_episodes
+from affordkit.loops.rollout import run_episodes_together
 from affordkit.relabel import GoalMix, goal_conditioned_batch, relabel, sparse_threshold
 from affordkit.relabel.goals import future_positions
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE, Batch
@@ -65,6 +68,10 @@ class AWACRunConfig:
     """Environment for online steps and evaluation (default: the one the dataset names)."""
     seed: int = 0
     """Seeds the networks, batch sampling, exploration, env resets and evaluation goals."""
+    seeds: int = 1
+    """Seeds trained together in one process: ``seed``, ``seed + 1``, ..., each its own learner,
+    env, buffer and random streams (what a run of that seed alone does), one batched AWAC update for
+    all (algos/awac_seeds.py); a folder per seed and the mean over seeds in the report."""
     preset: str = "default"
     """Preset the other values start from: ``default`` (the paper's settings), ``bench`` (the
     benchmark's, smaller networks and batches for a CPU) or ``smoke`` (seconds)."""
@@ -115,6 +122,13 @@ class AWACRunConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
+        if self.seeds < 1:
+            raise ConfigError(f"seeds={self.seeds}: expected >= 1 (seeds trained together)")
+        if self.seeds > 1 and self.learner != "awac":
+            raise ConfigError(
+                f"seeds={self.seeds} with learner={self.learner!r}: only AWAC trains seeds together; "
+                "run BC once per seed (--seed N)"
+            )
         if self.learner not in ("awac", "bc"):
             raise ConfigError(f"learner={self.learner!r}; accepted values: ['awac', 'bc']")
         if self.observation not in ("state", "latent"):
@@ -239,13 +253,22 @@ class Counters:
     next_eval: int = 0
     next_checkpoint: int = 0
     next_log: int = 0
-    offline_success: float = -1.0  # success at the end of the offline phase, on the final goals
 
 
 class AWACAgent:
     """What the run trains and carries between phases (and into checkpoints)."""
 
-    def __init__(self, cfg: AWACRunConfig, ds: EpisodeDataset, env_name: str, device: torch.device) -> None:
+    def __init__(
+        self,
+        cfg: AWACRunConfig,
+        ds: EpisodeDataset,
+        env_name: str,
+        device: torch.device,
+        learner: Any = None,
+        counters: Counters | None = None,
+    ) -> None:
+        """``learner``: an ``AWACSeedView`` when the agent is one of several seeds trained together
+        (default: its own AWAC or BC); ``counters``: the ones it shares with them."""
         self.cfg, self.ds, self.env_name, self.device = cfg, ds, env_name, device
         self.image_size = int(ds.env.get("image_size", 48))
         self.env = make_vector_env(
@@ -269,7 +292,8 @@ class AWACAgent:
         self.obs_dim = goal_dim
         self.goal_dim = goal_dim
         in_dim = self.obs_dim + self.goal_dim
-        self.learner: AWAC | BC = (
+        self.in_dim = in_dim
+        self.learner: Any = learner or (
             AWAC(in_dim, 2, cfg.awac, seed=cfg.seed, device=device)
             if cfg.learner == "awac"
             else BC(in_dim, 2, cfg.bc, seed=cfg.seed, device=device)
@@ -277,7 +301,8 @@ class AWACAgent:
         self.rng = np.random.default_rng(cfg.seed + 1)  # batch sampling and relabeling
         self.explore_generator = torch.Generator(device=device).manual_seed(cfg.seed + 2)
         self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
-        self.counters = Counters(next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
+        self.counters = counters or Counters(next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
+        self.offline_success = -1.0  # success at the end of the offline phase, on the final goals
         self.replay: EpisodeReplay | None = None
         self.last_metrics: dict[str, float] = {}
 
@@ -289,7 +314,6 @@ class AWACAgent:
     def act(self, obs: np.ndarray, goal: np.ndarray, explore: bool) -> np.ndarray:
         x = torch.from_numpy(np.concatenate([obs, goal], axis=1).astype(np.float32)).to(self.device)
         if explore and self.cfg.explore == "sample":
-            assert isinstance(self.learner, AWAC)
             return self.learner.explore(x, self.explore_generator).cpu().numpy()
         return self.learner.act(x).cpu().numpy()
 
@@ -356,15 +380,22 @@ class AWACAgent:
         return {
             "learner": self.learner.state_dict(),
             "counters": dataclasses.asdict(self.counters),
+            "offline_success": self.offline_success,
             "rng": checkpoint.numpy_rng_state(self.rng),
             "explore_generator": self.explore_generator.get_state(),
             "prior_generator": self.prior_generator.get_state(),
             "env_rngs": [checkpoint.numpy_rng_state(r) for r in self.env.core.rngs],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.learner.load_state_dict(state["learner"])
-        self.counters = Counters(**state["counters"])
+    def load_state_dict(self, state: dict[str, Any], learner: bool = True) -> None:
+        """``learner=False``: the learner's state is restored elsewhere (seeds trained together)."""
+        if learner:
+            self.learner.load_state_dict(state["learner"])
+        counters = dict(state["counters"])
+        older: float = counters.pop("offline_success", -1.0)  # checkpoints that kept it with the counters
+        self.offline_success = float(state.get("offline_success", older))
+        for name, value in counters.items():  # in place: seeds trained together share them
+            setattr(self.counters, name, value)
         self.rng = checkpoint.restore_numpy_rng(state["rng"])
         self.explore_generator.set_state(state["explore_generator"])
         self.prior_generator.set_state(state["prior_generator"])
@@ -415,40 +446,141 @@ FINAL_ROUND = 999
 final success (and BC's) are measured on the same goals, so the online gain is a paired difference."""
 
 
+# ---------------------------------------------------------------------------------------- the team
+class Team:
+    """The agents a run trains: one, or (``seeds > 1``) one per seed trained together. Together
+    they share counters and step in lockstep; agent k acts with learner k of one ``AWACSeeds``,
+    whose batched update takes one minibatch per agent, drawn from the agent's own data stream.
+    Agent k therefore computes what a run of its seed alone computes (to float rounding)."""
+
+    def __init__(self, agents: list[AWACAgent], loggers: list[RunLogger], stacked: AWACSeeds | None) -> None:
+        self.agents, self.loggers, self.stacked = agents, loggers, stacked
+
+    @classmethod
+    def build(
+        cls,
+        cfg: AWACRunConfig,
+        ds: EpisodeDataset,
+        env_name: str,
+        device: torch.device,
+        loggers: list[RunLogger],
+    ) -> Team:
+        configs = seed_configs(cfg)
+        if len(configs) == 1:
+            return cls([AWACAgent(cfg, ds, env_name, device)], loggers, None)
+        first = AWACAgent(configs[0], ds, env_name, device, learner=_Pending())
+        stacked = AWACSeeds(first.in_dim, 2, cfg.awac, seeds=[c.seed for c in configs], device=device)
+        first.learner = AWACSeedView(stacked, 0)
+        agents = [first] + [
+            AWACAgent(c, ds, env_name, device, learner=AWACSeedView(stacked, k), counters=first.counters)
+            for k, c in enumerate(configs[1:], start=1)
+        ]
+        return cls(agents, loggers, stacked)
+
+    @property
+    def counters(self) -> Counters:
+        return self.agents[0].counters
+
+    def update(self, batches: list[Batch]) -> list[dict[str, torch.Tensor]]:
+        """One gradient step of every learner, each on its own batch; metrics per agent."""
+        if self.stacked is None:
+            return [self.agents[0].learner.update(batches[0])]
+        fields = ("obs", "action", "reward", "next_obs", "done")
+        joint = Batch(**{f: torch.stack([getattr(b, f) for b in batches]) for f in fields})
+        metrics = self.stacked.update(joint)
+        return [{name: value[k] for name, value in metrics.items()} for k in range(len(self.agents))]
+
+    def explore(self, current: list[np.ndarray], goal: list[np.ndarray]) -> list[np.ndarray]:
+        """Every agent's exploration actions, in one batched call when trained together."""
+        if self.stacked is None:
+            return [self.agents[0].act(current[0], goal[0], explore=True)]
+        rows = [np.concatenate([o, g], axis=1).astype(np.float32) for o, g in zip(current, goal, strict=True)]
+        x = torch.from_numpy(np.stack(rows)).to(self.stacked.device)
+        if self.agents[0].cfg.explore == "sample":
+            actions = self.stacked.explore(x, [a.explore_generator for a in self.agents])
+        else:
+            actions = self.stacked.act(x)
+        return list(actions.cpu().numpy())
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.stacked is None:
+            return self.agents[0].state_dict()
+        agents = [{k: v for k, v in a.state_dict().items() if k != "learner"} for a in self.agents]
+        return {"learners": self.stacked.state_dict(), "agents": agents}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.stacked is None:
+            self.agents[0].load_state_dict(state)
+            return
+        if "learners" not in state or len(state["agents"]) != len(self.agents):
+            raise checkpoint.CheckpointError(
+                f"the checkpoint holds {len(state.get('agents', [state]))} seed(s); this run trains "
+                f"{len(self.agents)} together: resume it with the settings it was started with"
+            )
+        self.stacked.load_state_dict(state["learners"])
+        for agent, agent_state in zip(self.agents, state["agents"], strict=True):
+            agent.load_state_dict(agent_state, learner=False)
+
+    def replay_state(self) -> dict[str, np.ndarray] | None:
+        replays = [a.replay for a in self.agents]
+        if any(r is None for r in replays):
+            return None
+        if self.stacked is None:
+            return self.agents[0].replay.state_dict()  # type: ignore[union-attr]
+        return {f"seed{k}/{n}": v for k, r in enumerate(replays) for n, v in r.state_dict().items()}  # type: ignore[union-attr]
+
+    def load_replay_state(self, state: dict[str, np.ndarray]) -> None:
+        for k, agent in enumerate(self.agents):
+            assert agent.replay is not None
+            prefix = f"seed{k}/"
+            own = {n[len(prefix) :]: v for n, v in state.items() if n.startswith(prefix)}
+            agent.replay.load_state_dict(own if self.stacked is not None else state)
+
+
+class _Pending:
+    """Stands for the learner while the first agent's sizes are read."""
+
+
+def seed_configs(cfg: AWACRunConfig) -> list[AWACRunConfig]:
+    """The run of each seed trained together: ``seed``, ``seed + 1``, ... (``seeds`` of them)."""
+    if cfg.seeds == 1:
+        return [cfg]
+    return [dataclasses.replace(cfg, seed=cfg.seed + k, seeds=1) for k in range(cfg.seeds)]
+
+
 # ---------------------------------------------------------------------------------------- phase 2
-def train_offline(
-    agent: AWACAgent, logger: RunLogger, folder: Path, progress: bool, stop_at: int | None
-) -> bool:
+def train_offline(team: Team, folder: Path, progress: bool, stop_at: int | None) -> bool:
     """``offline_steps`` updates on dataset batches, evaluations and checkpoints on schedule;
     returns False when stopped early (``stop_at`` gradient steps, for tests of exact resume)."""
-    cfg, c = agent.cfg, agent.counters
+    cfg, c = team.agents[0].cfg, team.counters
     bar = tqdm(total=cfg.offline_steps, initial=c.updates, desc="offline", disable=not progress, unit="step")
     start, updates_at_start = time.monotonic(), c.updates
-    metrics: dict[str, torch.Tensor] = {}
     while c.updates < cfg.offline_steps:
         if c.updates >= c.next_eval:
-            _evaluate_and_log(agent, logger, "eval/")
+            _evaluate_and_log(team, "eval/")
             c.next_eval += cfg.eval_every_offline
-        metrics = agent.learner.update(agent.offline_batch())
+        metrics = team.update([a.offline_batch() for a in team.agents])
         c.updates += 1
         bar.update(1)
         if c.updates >= c.next_log:
             rate = (c.updates - updates_at_start) / max(time.monotonic() - start, 1e-9)
-            logger.log(c.updates, {**_floats(metrics, cfg.learner), "offline/updates_per_second": rate})
+            for logger, m in zip(team.loggers, metrics, strict=True):
+                logger.log(c.updates, {**_floats(m, cfg.learner), "offline/updates_per_second": rate})
             c.next_log += cfg.log_every
         if c.updates >= c.next_checkpoint or (stop_at is not None and c.updates >= stop_at):
             c.next_checkpoint += cfg.checkpoint_every
-            checkpoint.save(folder, agent.state_dict())
+            checkpoint.save(folder, team.state_dict())
             if stop_at is not None and c.updates >= stop_at:
                 bar.close()
                 return False
     bar.close()
-    result = _evaluate_and_log(agent, logger, "offline/", eval_seed(cfg, FINAL_ROUND))
-    c.offline_success = float(result.success.mean())
+    results = _evaluate_and_log(team, "offline/", FINAL_ROUND)
+    for agent, result in zip(team.agents, results, strict=True):
+        agent.offline_success = float(result.success.mean())
     c.offline_done = True
     c.next_eval = cfg.eval_every_online
     c.next_checkpoint = cfg.checkpoint_every
-    checkpoint.save(folder, agent.state_dict())  # the phase boundary
+    checkpoint.save(folder, team.state_dict())  # the phase boundary
     return True
 
 
@@ -476,24 +608,31 @@ def make_online_buffer(agent: AWACAgent) -> EpisodeReplay:
 
 
 # ---------------------------------------------------------------------------------------- phase 4
-def run_episode_batch(agent: AWACAgent, bar: Any = None) -> None:
-    """One synchronous episode on every table with the env's goals, gradient steps as env steps
-    accrue; the episodes then join the shared buffer."""
-    cfg, c, n = agent.cfg, agent.counters, agent.cfg.num_envs
-    assert agent.replay is not None
-    goal = np.zeros((n, agent.goal_dim), dtype=np.float32)
-    current = np.zeros((n, agent.obs_dim), dtype=np.float32)
-    metrics: dict[str, torch.Tensor] = {}
+def run_episode_batch(team: Team, bar: Any = None) -> None:
+    """One synchronous episode on every table of every agent with the env's goals, gradient steps as
+    env steps accrue; the episodes then join each agent's buffer."""
+    agents, c = team.agents, team.counters
+    cfg, n = agents[0].cfg, agents[0].cfg.num_envs
+    goal = [np.zeros((n, a.goal_dim), dtype=np.float32) for a in agents]
+    current = [np.zeros((n, a.obs_dim), dtype=np.float32) for a in agents]
+    metrics: list[dict[str, torch.Tensor]] = [{} for _ in agents]
 
-    def on_reset(obs: dict[str, np.ndarray]) -> None:
-        goal[:] = agent.encode(agent.env.render_goal()) if agent.encode is not None else obs[DESIRED_GOAL]
+    def hooks(k: int) -> tuple[Any, Any]:
+        agent = agents[k]
 
-    def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        current[:] = agent.observation(obs)
-        return {"obs": current.copy(), "goal": goal.copy()}
+        def on_reset(obs: dict[str, np.ndarray]) -> None:
+            goal[k][:] = (
+                agent.encode(agent.env.render_goal()) if agent.encode is not None else obs[DESIRED_GOAL]
+            )
 
-    def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
-        return agent.act(current, goal, explore=True)
+        def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            current[k][:] = agent.observation(obs)
+            return {"obs": current[k].copy(), "goal": goal[k].copy()}
+
+        return on_reset, observe
+
+    def policy(obs: list[dict[str, np.ndarray]], t: int) -> list[np.ndarray]:
+        return team.explore(current, goal)
 
     def after_step() -> None:
         c.env_steps += n
@@ -501,39 +640,42 @@ def run_episode_batch(agent: AWACAgent, bar: Any = None) -> None:
             bar.update(n)
         c.update_budget += n * cfg.updates_per_step
         while c.update_budget >= 1:
-            metrics.update(agent.learner.update(agent.online_batch()))
+            for own, new in zip(metrics, team.update([a.online_batch() for a in agents]), strict=True):
+                own.update(new)
             c.updates += 1
             c.update_budget -= 1
 
-    batch = run_episodes(agent.env, policy, observe, after_step=after_step, on_reset=on_reset)
-    agent.replay.add_episodes(batch.fields, batch.actions)
+    on_reset, observe = zip(*(hooks(k) for k in range(len(agents))), strict=True)
+    batches = run_episodes_together([a.env for a in agents], policy, observe, after_step, on_reset)
+    for agent, batch, own in zip(agents, batches, metrics, strict=True):
+        assert agent.replay is not None
+        agent.replay.add_episodes(batch.fields, batch.actions)
+        agent.last_metrics = {
+            **_floats(own, cfg.learner),
+            "online/train_success_rate": float(np.mean(batch.final_info["success"])),
+        }
     c.episodes += n
-    agent.last_metrics = {
-        **_floats(metrics, cfg.learner),
-        "online/train_success_rate": float(np.mean(batch.final_info["success"])),
-    }
 
 
-def train_online(
-    agent: AWACAgent, logger: RunLogger, folder: Path, progress: bool, stop_at: int | None
-) -> bool:
+def train_online(team: Team, folder: Path, progress: bool, stop_at: int | None) -> bool:
     """``online_steps`` env steps; returns False when stopped early (``stop_at`` env steps)."""
-    cfg, c = agent.cfg, agent.counters
+    cfg, c = team.agents[0].cfg, team.counters
     bar = tqdm(total=cfg.online_steps, initial=c.env_steps, desc="online", disable=not progress, unit="step")
     while c.env_steps < cfg.online_steps:
-        run_episode_batch(agent, bar)
+        run_episode_batch(team, bar)
         if c.updates >= c.next_log:
-            logger.log(c.updates, {**agent.last_metrics, "online/env_steps": c.env_steps})
+            for agent, logger in zip(team.agents, team.loggers, strict=True):
+                logger.log(c.updates, {**agent.last_metrics, "online/env_steps": c.env_steps})
             while c.next_log <= c.updates:
                 c.next_log += cfg.log_every
         if c.env_steps >= c.next_eval:
-            _evaluate_and_log(agent, logger, "eval/")
+            _evaluate_and_log(team, "eval/")
             c.next_eval += cfg.eval_every_online
         stopping = stop_at is not None and c.env_steps >= stop_at
         if c.env_steps >= c.next_checkpoint or stopping or c.env_steps >= cfg.online_steps:
             while c.next_checkpoint <= c.env_steps:
                 c.next_checkpoint += cfg.checkpoint_every
-            checkpoint.save(folder, agent.state_dict(), agent.replay.state_dict() if agent.replay else None)
+            checkpoint.save(folder, team.state_dict(), team.replay_state())
         if stopping:
             bar.close()
             return False
@@ -541,16 +683,18 @@ def train_online(
     return True
 
 
-def _evaluate_and_log(
-    agent: AWACAgent, logger: RunLogger, prefix: str, seed: int | None = None
-) -> EvalResult:
-    """An evaluation on the goals of the next round (or of ``seed``), logged under ``prefix``."""
-    c = agent.counters
-    seed = eval_seed(agent.cfg, c.evaluations) if seed is None else seed
-    result = evaluate(agent, agent.cfg.eval_episodes, seed)
+def _evaluate_and_log(team: Team, prefix: str, round_: int | None = None) -> list[EvalResult]:
+    """Every agent evaluated on its seed's goals of the next round (or of ``round_``), logged under
+    ``prefix`` in its own folder."""
+    c = team.counters
+    results = []
+    for agent, logger in zip(team.agents, team.loggers, strict=True):
+        seed = eval_seed(agent.cfg, c.evaluations if round_ is None else round_)
+        result = evaluate(agent, agent.cfg.eval_episodes, seed)
+        logger.log(c.updates, {**result.metrics(prefix), "online/env_steps": c.env_steps})
+        results.append(result)
     c.evaluations += 1
-    logger.log(c.updates, {**result.metrics(prefix), "online/env_steps": c.env_steps})
-    return result
+    return results
 
 
 def _floats(metrics: dict[str, torch.Tensor], learner: str) -> dict[str, float]:
@@ -565,7 +709,11 @@ def run(
     stop_at: tuple[str, int] | None = None,
 ) -> Path:
     """Run (or resume) AWAC; returns the path of the report. ``stop_at=("offline", updates)`` or
-    ``("online", env_steps)`` stops there with a checkpoint, as a killed run would have."""
+    ``("online", env_steps)`` stops there with a checkpoint, as a killed run would have.
+
+    With ``seeds > 1`` the run folder holds a folder ``seed_<s>`` per seed (its metrics, report,
+    summary and final agent checkpoint, as a run of that seed alone), the checkpoint of all seeds
+    together, and a report and summary of every seed and their mean."""
     if resume is not None:
         run_dir = Path(resume)
         cfg = load_run_config(run_dir)
@@ -574,42 +722,66 @@ def run(
         run_dir = make_run_dir(cfg.runs_dir, cfg.learner, resolve(cfg.env or _dataset_env(cfg)).name)
     ds, env_name = open_dataset(cfg)
     device = resolve_device(cfg.device)
-    with RunLogger(
-        run_dir, method=cfg.learner, env=env_name, seed=cfg.seed, config=cfg, resume=resume is not None
-    ) as logger:
-        agent = AWACAgent(cfg, ds, env_name, device)
+    configs = seed_configs(cfg)
+    folders = [run_dir] if len(configs) == 1 else [run_dir / f"seed_{c.seed}" for c in configs]
+    with contextlib.ExitStack() as stack:
+        if len(configs) > 1:  # the whole run's config, for --resume
+            stack.enter_context(
+                RunLogger(
+                    run_dir, method=cfg.learner, env=env_name, seed=cfg.seed, config=cfg,
+                    tensorboard=False, resume=resume is not None,
+                )
+            )  # fmt: skip
+        loggers = [
+            stack.enter_context(
+                RunLogger(
+                    folder, method=c.learner, env=env_name, seed=c.seed, config=c, resume=resume is not None
+                )
+            )
+            for c, folder in zip(configs, folders, strict=True)
+        ]
+        team = Team.build(cfg, ds, env_name, device, loggers)
         folder = run_dir / ARTIFACTS / "agent"
         replay_state = None
         if (folder / checkpoint.STATE_FILE).exists():
             state, replay_state = checkpoint.load(folder)
-            agent.load_state_dict(state)
-        if not agent.counters.offline_done:
+            team.load_state_dict(state)
+        if not team.counters.offline_done:
             offline_stop = stop_at[1] if stop_at and stop_at[0] == "offline" else None
-            if not train_offline(agent, logger, folder, progress, offline_stop):
+            if not train_offline(team, folder, progress, offline_stop):
                 return _stopped(run_dir)
         if cfg.online_steps:
-            agent.replay = make_online_buffer(agent)
+            for agent in team.agents:
+                agent.replay = make_online_buffer(agent)
             if replay_state is not None:
-                agent.replay.load_state_dict(replay_state)
+                team.load_replay_state(replay_state)
             online_stop = stop_at[1] if stop_at and stop_at[0] == "online" else None
-            if not train_online(agent, logger, folder, progress, online_stop):
+            if not train_online(team, folder, progress, online_stop):
                 return _stopped(run_dir)
-        final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, FINAL_ROUND))
-        logger.log(
-            agent.counters.updates, {**final.metrics("final/"), "online/env_steps": agent.counters.env_steps}
-        )
-        summary = {
-            "learner": cfg.learner,
-            "offline_success": agent.counters.offline_success,
-            "final_success": float(final.success.mean()),
-            "final_object_distance": float(final.metrics("")["final_object_distance"])
-            if final.object_distance is not None
-            else None,
-            "updates": agent.counters.updates,
-            "env_steps": agent.counters.env_steps,
-        }
-        atomic.write_json(run_dir / "summary.json", summary)
-        return _write_report(run_dir, cfg, env_name, ds, summary, final)
+        summaries = []
+        for agent, logger, seed_dir in zip(team.agents, loggers, folders, strict=True):
+            final = evaluate(agent, cfg.eval_episodes, eval_seed(agent.cfg, FINAL_ROUND))
+            c = agent.counters
+            logger.log(c.updates, {**final.metrics("final/"), "online/env_steps": c.env_steps})
+            summary = {
+                "learner": cfg.learner,
+                "seed": agent.cfg.seed,
+                "offline_success": agent.offline_success,
+                "final_success": float(final.success.mean()),
+                "final_object_distance": float(final.metrics("")["final_object_distance"])
+                if final.object_distance is not None
+                else None,
+                "updates": c.updates,
+                "env_steps": c.env_steps,
+            }
+            atomic.write_json(seed_dir / "summary.json", summary)
+            report = _write_report(seed_dir, agent.cfg, env_name, ds, summary, final)
+            if len(configs) > 1:  # the seed's folder as a run of that seed alone
+                checkpoint.save(seed_dir / ARTIFACTS / "agent", agent.state_dict())
+            summaries.append(summary)
+        if len(configs) == 1:
+            return report
+        return _write_seeds_report(run_dir, cfg, env_name, summaries)
 
 
 def _stopped(run_dir: Path) -> Path:
@@ -653,6 +825,51 @@ def _write_report(
         lines.append(f"| after online fine-tuning | {summary['final_success']:.3f} |")
     lines += ["", "Final evaluation:", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in final.metrics("").items()]
+    path = run_dir / "report.md"
+    atomic.write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _write_seeds_report(
+    run_dir: Path, cfg: AWACRunConfig, env_name: str, summaries: list[dict[str, Any]]
+) -> Path:
+    """The run's summary.json (every seed's summary and the mean and sd over seeds) and report.md."""
+    keys = ["offline_success", "final_success"]
+    if all(s["final_object_distance"] is not None for s in summaries):
+        keys.append("final_object_distance")
+    aggregate = {k: dict(zip(("mean", "sd"), _mean_sd([s[k] for s in summaries]), strict=True)) for k in keys}
+    atomic.write_json(
+        run_dir / "summary.json",
+        {"learner": cfg.learner, "seeds": [s["seed"] for s in summaries], "per_seed": summaries, **aggregate},
+    )
+    labels = {
+        "offline_success": "success after the offline phase",
+        "final_success": "success after online fine-tuning",
+        "final_object_distance": "final object distance",
+    }
+    if not cfg.online_steps:
+        keys = [k for k in keys if k != "final_success"]
+    lines = [
+        f"# {cfg.learner.upper()} on {env_name} ({cfg.observation} observations), {len(summaries)} seeds",
+        "",
+        f"Preset `{cfg.preset}`, seeds {summaries[0]['seed']}-{summaries[-1]['seed']} trained together in "
+        f"one process (one batched update for all); each seed's own report in `seed_<s>/report.md`. "
+        f"{cfg.offline_steps:,} offline gradient steps, then {summaries[0]['env_steps']:,} online env "
+        f"steps per seed; evaluation on {cfg.eval_episodes} goals per seed that no seed trained on.",
+        "",
+        "| seed | " + " | ".join(labels[k] for k in keys) + " |",
+        "|---:|" + "---:|" * len(keys),
+    ]
+    lines += [f"| {s['seed']} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |" for s in summaries]
+    lines.append(
+        "| **mean +- sd** | "
+        + " | ".join(f"{aggregate[k]['mean']:.3f} +- {aggregate[k]['sd']:.3f}" for k in keys)
+        + " |"
+    )
     path = run_dir / "report.md"
     atomic.write_text(path, "\n".join(lines) + "\n")
     return path
