@@ -9,12 +9,13 @@ import pytest
 import torch
 
 from affordkit.algos import AWAC, AWACConfig
-from affordkit.algos.awac_seeds import AWACSeeds
+from affordkit.algos.awac_seeds import AWACSeeds, AWACSeedView
 from affordkit.errors import ConfigError
 from tests.algos.test_td3_seeds import (
     ACTION_DIM,
     OBS_DIM,
     SEEDS,
+    assert_close_states,
     batches,
     check_restore,
     check_taken_out,
@@ -51,6 +52,14 @@ def test_k_learners_together_equal_k_separate_runs(name: str, implementation: st
     for k, single in enumerate(singles):  # exploration draws from the caller's generators
         own = single.explore(obs[k], torch.Generator().manual_seed(7 + k))
         torch.testing.assert_close(actions[k], own, rtol=1e-4, atol=1e-5)
+        # learner k's view acts and explores as the single learner (what a method's agent k uses)
+        view = AWACSeedView(together, k)
+        torch.testing.assert_close(view.act(obs[k]), single.act(obs[k]), rtol=1e-4, atol=1e-5)
+        explored = view.explore(obs[k], torch.Generator().manual_seed(7 + k))
+        torch.testing.assert_close(explored, own, rtol=1e-4, atol=1e-5)
+        assert_close_states(view.state_dict(), single.state_dict())
+    with pytest.raises(ConfigError, match="k=3"):
+        AWACSeedView(together, len(SEEDS))
 
 
 def test_learners_differ_and_a_learner_taken_out_continues_alone() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from affordkit.algos import TD3, TD3Config
-from affordkit.algos.td3_seeds import TD3Seeds
+from affordkit.algos.td3_seeds import TD3Seeds, TD3SeedView
 from affordkit.errors import ConfigError
 from affordkit.types import Batch
 from tests.algos.test_fast_path import tensors
@@ -76,6 +76,13 @@ def test_k_learners_together_equal_k_separate_runs(implementation: str) -> None:
     singles = [TD3(OBS_DIM, ACTION_DIM, config, seed=s) for s in SEEDS]
     together = TD3Seeds(OBS_DIM, ACTION_DIM, config, seeds=SEEDS)
     check_together_equals_singles(together, singles, "actor", steps=5)  # two actor steps among them
+    obs = torch.randn(5, OBS_DIM)
+    for k, single in enumerate(singles):  # learner k's view acts as the single learner
+        view = TD3SeedView(together, k)
+        torch.testing.assert_close(view.act(obs), single.act(obs), rtol=1e-4, atol=1e-5)
+        assert_close_states(view.state_dict(), single.state_dict())
+    with pytest.raises(ConfigError, match="k=-1"):
+        TD3SeedView(together, -1)
 
 
 def test_a_learner_taken_out_continues_alone() -> None:

@@ -14,7 +14,6 @@ Minibatches come stacked, one per learner: ``Batch`` fields of shape (K, B, ...)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,13 +22,13 @@ from affordkit.algos import common
 from affordkit.algos.awac import AWAC, AWACConfig, advantage_weights
 from affordkit.algos.common import adam, twin_q_target
 from affordkit.algos.stacked import (
+    LearnerView,
     Stack,
     StackedLearners,
     stack_parameters,
     stacked_mlp,
     stacked_twin_q,
 )
-from affordkit.errors import ConfigError
 from affordkit.networks.policies import LOG_2PI
 from affordkit.types import Batch
 
@@ -155,24 +154,15 @@ class AWACSeeds(StackedLearners):
         return metrics
 
 
-class AWACSeedView:
-    """Learner k of an ``AWACSeeds``, seen as one ``AWAC`` by what acts with it: ``act``, ``explore``
-    and ``state_dict`` (a plain ``AWAC`` checkpoint) as the single learner's, on learner k's current
-    parameters. Its updates go through the ``AWACSeeds``, together with the other learners'."""
+class AWACSeedView(LearnerView):
+    """Learner k of an ``AWACSeeds`` as one ``AWAC``: ``act``, ``explore`` and ``state_dict`` as the
+    single learner's."""
 
-    def __init__(self, seeds: AWACSeeds, k: int) -> None:
-        if not 0 <= k < seeds.num_seeds:
-            raise ConfigError(f"k={k}: expected 0 <= k < {seeds.num_seeds}")
-        self.seeds, self.k = seeds, k
-
-    @property
-    def device(self) -> torch.device:
-        return self.seeds.device
+    stack: AWACSeeds
 
     def _mean(self, obs: Tensor) -> Tensor:
-        common.check_obs(obs, self.seeds.obs_dim)
-        params = {name: value[self.k : self.k + 1] for name, value in self.seeds.policy.items()}
-        return stacked_mlp(self.seeds.mean_layers, params, "mean_net.", obs[None])[0]
+        common.check_obs(obs, self.stack.obs_dim)
+        return stacked_mlp(self.stack.mean_layers, self.own(self.stack.policy), "mean_net.", obs[None])[0]
 
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
@@ -184,7 +174,4 @@ class AWACSeedView:
         """A sample of learner k's policy with ``generator``, as ``AWAC.explore`` draws it."""
         mean = self._mean(obs)
         eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return (mean + eps * torch.exp(self.seeds.log_std()[self.k, 0])).clamp(-1.0, 1.0)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.seeds.learner_state_dict(self.k)
+        return (mean + eps * torch.exp(self.stack.log_std()[self.k, 0])).clamp(-1.0, 1.0)

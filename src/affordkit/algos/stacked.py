@@ -198,3 +198,26 @@ class StackedLearners:
         if len(generators) != self.num_seeds:
             raise ConfigError(f"{len(generators)} generators for {self.num_seeds} learners")
         return torch.stack([torch.randn(tuple(shape), generator=g, device=device) for g in generators])
+
+
+class LearnerView:
+    """Learner k of a stack of learners, seen as one single learner by what acts with it (a method's
+    agent k): ``state_dict`` is the single learner's checkpoint; subclasses add ``act`` (and
+    ``explore``) on learner k's current parameters (``own``). Its updates go through the stack,
+    together with the other learners'."""
+
+    def __init__(self, stack: StackedLearners, k: int) -> None:
+        if not 0 <= k < stack.num_seeds:
+            raise ConfigError(f"k={k}: expected 0 <= k < {stack.num_seeds}")
+        self.stack, self.k = stack, k
+
+    @property
+    def device(self) -> torch.device:
+        return self.stack.device
+
+    def own(self, params: Stack) -> Stack:
+        """Learner k's slice (1, ...) of stacked ``params``: a stack of one for ``stacked_mlp``."""
+        return {name: value[self.k : self.k + 1] for name, value in params.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.stack.learner_state_dict(self.k)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from affordkit.algos import common
 from affordkit.algos.common import adam, twin_q_target
 from affordkit.algos.stacked import (
+    LearnerView,
     Stack,
     StackedLearners,
     stack_parameters,
@@ -114,3 +116,16 @@ class TD3Seeds(StackedLearners):
                 ):
                     torch._foreach_lerp_(list(target_params.values()), list(params.values()), c.tau)
         return metrics
+
+
+class TD3SeedView(LearnerView):
+    """Learner k of a ``TD3Seeds`` as one ``TD3``: ``act`` and ``state_dict`` as the single
+    learner's."""
+
+    stack: TD3Seeds
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        """Learner k's deterministic action (B, action_dim), as ``TD3.act``."""
+        common.check_obs(obs, self.stack.obs_dim)
+        return self.stack.policy(self.own(self.stack.actor), obs[None])[0]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from affordkit.logging import RunLogger, make_run_dir
 from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
 from affordkit.loops.rollout import run_episodes_together
+from affordkit.methods.seeds import SeedTeam, agents_together, seed_configs, seed_folders, write_seeds_summary
 from affordkit.relabel import GoalMix, goal_conditioned_batch, relabel, sparse_threshold
 from affordkit.relabel.goals import future_positions
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE, Batch
@@ -447,14 +447,10 @@ final success (and BC's) are measured on the same goals, so the online gain is a
 
 
 # ---------------------------------------------------------------------------------------- the team
-class Team:
-    """The agents a run trains: one, or (``seeds > 1``) one per seed trained together. Together
-    they share counters and step in lockstep; agent k acts with learner k of one ``AWACSeeds``,
-    whose batched update takes one minibatch per agent, drawn from the agent's own data stream.
-    Agent k therefore computes what a run of its seed alone computes (to float rounding)."""
-
-    def __init__(self, agents: list[AWACAgent], loggers: list[RunLogger], stacked: AWACSeeds | None) -> None:
-        self.agents, self.loggers, self.stacked = agents, loggers, stacked
+class Team(SeedTeam[AWACAgent]):
+    """The agents a run trains: one, or (``seeds > 1``) one per seed trained together
+    (methods/seeds.py), agent k acting with learner k of one ``AWACSeeds``; each logs to its own
+    folder."""
 
     @classmethod
     def build(
@@ -467,85 +463,28 @@ class Team:
     ) -> Team:
         configs = seed_configs(cfg)
         if len(configs) == 1:
-            return cls([AWACAgent(cfg, ds, env_name, device)], loggers, None)
-        first = AWACAgent(configs[0], ds, env_name, device, learner=_Pending())
-        stacked = AWACSeeds(first.in_dim, 2, cfg.awac, seeds=[c.seed for c in configs], device=device)
-        first.learner = AWACSeedView(stacked, 0)
-        agents = [first] + [
-            AWACAgent(c, ds, env_name, device, learner=AWACSeedView(stacked, k), counters=first.counters)
-            for k, c in enumerate(configs[1:], start=1)
-        ]
-        return cls(agents, loggers, stacked)
-
-    @property
-    def counters(self) -> Counters:
-        return self.agents[0].counters
-
-    def update(self, batches: list[Batch]) -> list[dict[str, torch.Tensor]]:
-        """One gradient step of every learner, each on its own batch; metrics per agent."""
-        if self.stacked is None:
-            return [self.agents[0].learner.update(batches[0])]
-        fields = ("obs", "action", "reward", "next_obs", "done")
-        joint = Batch(**{f: torch.stack([getattr(b, f) for b in batches]) for f in fields})
-        metrics = self.stacked.update(joint)
-        return [{name: value[k] for name, value in metrics.items()} for k in range(len(self.agents))]
+            return cls([AWACAgent(cfg, ds, env_name, device)], loggers, None, "learner")
+        agents, stack = agents_together(
+            len(configs),
+            lambda k, learner, counters: AWACAgent(configs[k], ds, env_name, device, learner, counters),
+            lambda first: AWACSeeds(
+                first.in_dim, 2, cfg.awac, seeds=[c.seed for c in configs], device=device
+            ),
+            AWACSeedView,
+            "learner",
+        )
+        return cls(agents, loggers, stack, "learner")
 
     def explore(self, current: list[np.ndarray], goal: list[np.ndarray]) -> list[np.ndarray]:
         """Every agent's exploration actions, in one batched call when trained together."""
         if self.stacked is None:
             return [self.agents[0].act(current[0], goal[0], explore=True)]
-        rows = [np.concatenate([o, g], axis=1).astype(np.float32) for o, g in zip(current, goal, strict=True)]
-        x = torch.from_numpy(np.stack(rows)).to(self.stacked.device)
+        x = self.stacked_input([np.concatenate([o, g], axis=1) for o, g in zip(current, goal, strict=True)])
         if self.agents[0].cfg.explore == "sample":
             actions = self.stacked.explore(x, [a.explore_generator for a in self.agents])
         else:
             actions = self.stacked.act(x)
         return list(actions.cpu().numpy())
-
-    def state_dict(self) -> dict[str, Any]:
-        if self.stacked is None:
-            return self.agents[0].state_dict()
-        agents = [{k: v for k, v in a.state_dict().items() if k != "learner"} for a in self.agents]
-        return {"learners": self.stacked.state_dict(), "agents": agents}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.stacked is None:
-            self.agents[0].load_state_dict(state)
-            return
-        if "learners" not in state or len(state["agents"]) != len(self.agents):
-            raise checkpoint.CheckpointError(
-                f"the checkpoint holds {len(state.get('agents', [state]))} seed(s); this run trains "
-                f"{len(self.agents)} together: resume it with the settings it was started with"
-            )
-        self.stacked.load_state_dict(state["learners"])
-        for agent, agent_state in zip(self.agents, state["agents"], strict=True):
-            agent.load_state_dict(agent_state, learner=False)
-
-    def replay_state(self) -> dict[str, np.ndarray] | None:
-        replays = [a.replay for a in self.agents]
-        if any(r is None for r in replays):
-            return None
-        if self.stacked is None:
-            return self.agents[0].replay.state_dict()  # type: ignore[union-attr]
-        return {f"seed{k}/{n}": v for k, r in enumerate(replays) for n, v in r.state_dict().items()}  # type: ignore[union-attr]
-
-    def load_replay_state(self, state: dict[str, np.ndarray]) -> None:
-        for k, agent in enumerate(self.agents):
-            assert agent.replay is not None
-            prefix = f"seed{k}/"
-            own = {n[len(prefix) :]: v for n, v in state.items() if n.startswith(prefix)}
-            agent.replay.load_state_dict(own if self.stacked is not None else state)
-
-
-class _Pending:
-    """Stands for the learner while the first agent's sizes are read."""
-
-
-def seed_configs(cfg: AWACRunConfig) -> list[AWACRunConfig]:
-    """The run of each seed trained together: ``seed``, ``seed + 1``, ... (``seeds`` of them)."""
-    if cfg.seeds == 1:
-        return [cfg]
-    return [dataclasses.replace(cfg, seed=cfg.seed + k, seeds=1) for k in range(cfg.seeds)]
 
 
 # ---------------------------------------------------------------------------------------- phase 2
@@ -723,7 +662,7 @@ def run(
     ds, env_name = open_dataset(cfg)
     device = resolve_device(cfg.device)
     configs = seed_configs(cfg)
-    folders = [run_dir] if len(configs) == 1 else [run_dir / f"seed_{c.seed}" for c in configs]
+    folders = seed_folders(run_dir, configs)
     with contextlib.ExitStack() as stack:
         if len(configs) > 1:  # the whole run's config, for --resume
             stack.enter_context(
@@ -830,49 +769,21 @@ def _write_report(
     return path
 
 
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def _write_seeds_report(
     run_dir: Path, cfg: AWACRunConfig, env_name: str, summaries: list[dict[str, Any]]
 ) -> Path:
-    """The run's summary.json (every seed's summary and the mean and sd over seeds) and report.md."""
-    keys = ["offline_success", "final_success"]
-    if all(s["final_object_distance"] is not None for s in summaries):
-        keys.append("final_object_distance")
-    aggregate = {k: dict(zip(("mean", "sd"), _mean_sd([s[k] for s in summaries]), strict=True)) for k in keys}
-    atomic.write_json(
-        run_dir / "summary.json",
-        {"learner": cfg.learner, "seeds": [s["seed"] for s in summaries], "per_seed": summaries, **aggregate},
-    )
-    labels = {
-        "offline_success": "success after the offline phase",
-        "final_success": "success after online fine-tuning",
-        "final_object_distance": "final object distance",
-    }
-    if not cfg.online_steps:
-        keys = [k for k in keys if k != "final_success"]
-    lines = [
-        f"# {cfg.learner.upper()} on {env_name} ({cfg.observation} observations), {len(summaries)} seeds",
-        "",
+    labels = {"offline_success": "success after the offline phase"}
+    if cfg.online_steps:
+        labels["final_success"] = "success after online fine-tuning"
+    labels["final_object_distance"] = "final object distance"
+    intro = (
         f"Preset `{cfg.preset}`, seeds {summaries[0]['seed']}-{summaries[-1]['seed']} trained together in "
         f"one process (one batched update for all); each seed's own report in `seed_<s>/report.md`. "
         f"{cfg.offline_steps:,} offline gradient steps, then {summaries[0]['env_steps']:,} online env "
-        f"steps per seed; evaluation on {cfg.eval_episodes} goals per seed that no seed trained on.",
-        "",
-        "| seed | " + " | ".join(labels[k] for k in keys) + " |",
-        "|---:|" + "---:|" * len(keys),
-    ]
-    lines += [f"| {s['seed']} | " + " | ".join(f"{s[k]:.3f}" for k in keys) + " |" for s in summaries]
-    lines.append(
-        "| **mean +- sd** | "
-        + " | ".join(f"{aggregate[k]['mean']:.3f} +- {aggregate[k]['sd']:.3f}" for k in keys)
-        + " |"
+        f"steps per seed; evaluation on {cfg.eval_episodes} goals per seed that no seed trained on."
     )
-    path = run_dir / "report.md"
-    atomic.write_text(path, "\n".join(lines) + "\n")
-    return path
+    title = f"{cfg.learner.upper()} on {env_name} ({cfg.observation} observations), {len(summaries)} seeds"
+    return write_seeds_summary(run_dir, title, intro, summaries, labels, {"learner": cfg.learner})
 
 
 def load_run_config(run_dir: Path) -> AWACRunConfig:

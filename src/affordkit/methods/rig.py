@@ -25,6 +25,7 @@ continues exactly; ``RIGAgent`` holds the state that moves between phases and in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import signal
@@ -47,6 +48,7 @@ from affordkit.algos.noise import (
 )
 from affordkit.algos.td3 import TD3, TD3Config
 from affordkit.algos.td3_pixels import PixelTD3
+from affordkit.algos.td3_seeds import TD3Seeds, TD3SeedView
 from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
@@ -66,7 +68,8 @@ from affordkit.generative.priors import EmpiricalPrior, GoalPrior, prior_from_st
 from affordkit.logging import RunLogger, image_grid, make_run_dir
 from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
-from affordkit.loops.rollout import EpisodeBatch, run_episodes
+from affordkit.loops.rollout import EpisodeBatch, run_episodes_together
+from affordkit.methods.seeds import SeedTeam, agents_together, seed_configs, seed_folders, write_seeds_summary
 from affordkit.networks import to_uint8_images
 from affordkit.networks.conv import ImageGoalEncoder
 from affordkit.relabel import (
@@ -100,6 +103,11 @@ class RIGConfig:
     """Environment name (see `affordkit envs list`)."""
     seed: int = 0
     """Seeds data collection, networks, exploration, replay sampling and evaluation."""
+    seeds: int = 1
+    """Seeds trained together in one process: ``seed``, ``seed + 1``, ..., each its own VAE, env,
+    buffer and random streams (what a run of that seed alone does), the envs in lockstep and one
+    batched TD3 update for all (algos/td3_seeds.py); a folder per seed and the mean over seeds in
+    the report. Not for the pixel baseline."""
     preset: str = "default"
     """Preset the other values start from: ``default`` (100k env steps, the benchmark setting),
     ``quick`` (30k, minutes) or ``smoke`` (seconds, nothing learned); ``ccrig``, ``ccrig-quick``
@@ -204,6 +212,13 @@ class RIGConfig:
     def __post_init__(self) -> None:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
+        if self.seeds < 1:
+            raise ConfigError(f"seeds={self.seeds}: expected >= 1 (seeds trained together)")
+        if self.seeds > 1 and self.observation == "pixels":
+            raise ConfigError(
+                f"seeds={self.seeds} with observation='pixels': the pixel baseline's learner (a conv "
+                "encoder inside TD3) has no stacked form; run it once per seed (--seed N)"
+            )
         if self.observation != "latent" and self.finetune_every:  # no VAE to fine-tune
             object.__setattr__(self, "finetune_every", 0)
         if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
@@ -493,7 +508,11 @@ class RIGAgent:
         prior: GoalPrior,
         vae_data: VAEData | None,
         device: torch.device,
+        td3: Any = None,
+        counters: Counters | None = None,
     ):
+        """``td3``: a ``TD3SeedView`` when the agent is one of several seeds trained together
+        (default: its own learner); ``counters``: the ones it shares with them."""
         self.cfg, self.vae, self.prior, self.vae_data, self.device = cfg, vae, prior, vae_data, device
         self.env = make_vector_env(
             cfg.env, cfg.num_envs, autoreset_mode="disabled", image_size=cfg.image_size
@@ -531,8 +550,11 @@ class RIGAgent:
             k = max(1, int(cfg.goal_mix.counts(cfg.td3.batch_size)[PRIOR]))
             self.goal_renderer = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=size)
             self.goal_renderer.reset(seed=cfg.seed + 3_000_000)
-        self.td3: TD3 | PixelTD3
-        if network is None:
+        self.policy_dim = 2 * d
+        self.td3: TD3 | PixelTD3 | TD3SeedView
+        if td3 is not None:
+            self.td3 = td3
+        elif network is None:
             self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
         else:  # one conv encoder, trained by the critic, read by the actor
             self.td3 = PixelTD3(2 * d, 2, network, cfg.td3, seed=cfg.seed, device=device)
@@ -556,8 +578,10 @@ class RIGAgent:
         )
         self.noise: ExplorationNoise = make_noise(noise_cfg, cfg.num_envs, 2, noise_rng)
         self.action_rng = np.random.default_rng(cfg.seed + 5)  # warm-up actions
-        self.counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
-        self.counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
+        if counters is None:
+            counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
+            counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
+        self.counters = counters
         self.last_update_metrics: dict[str, float] = {}
         self.reward_fn = (
             sparse_threshold(cfg.reward_epsilon, cfg.reward_norm)
@@ -662,13 +686,17 @@ class RIGAgent:
             "torch_rng": torch.get_rng_state(),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.td3.load_state_dict(state["td3"])
+    def load_state_dict(self, state: dict[str, Any], learner: bool = True) -> None:
+        """``learner=False``: TD3's state is restored elsewhere (seeds trained together)."""
+        if learner:
+            assert not isinstance(self.td3, TD3SeedView), "a stacked learner is restored through its stack"
+            self.td3.load_state_dict(state["td3"])
         if self.vae is not None:
             self.vae.load_state_dict(state["vae"])
         self.prior.load_state_dict(state["prior"])
         self.noise.load_state_dict(state["noise"])
-        self.counters = Counters(**state["counters"])
+        for name, value in state["counters"].items():  # in place: seeds trained together share them
+            setattr(self.counters, name, value)
         self.rng = checkpoint.restore_numpy_rng(state["rng"])
         self.action_rng = checkpoint.restore_numpy_rng(state["action_rng"])
         self.prior_generator.set_state(state["prior_generator"])
@@ -676,54 +704,103 @@ class RIGAgent:
         torch.set_rng_state(state["torch_rng"])
 
 
+class RIGTeam(SeedTeam[RIGAgent]):
+    """The agents a run trains: one, or (``seeds > 1``) one per seed trained together
+    (methods/seeds.py), agent k acting with learner k of one ``TD3Seeds``; each logs to its own
+    folder."""
+
+    @classmethod
+    def build(
+        cls,
+        configs: list[RIGConfig],
+        spaces: list[tuple[LatentModel | None, GoalPrior, VAEData | None]],
+        device: torch.device,
+        loggers: list[RunLogger],
+    ) -> RIGTeam:
+        """An agent per config, from its seed's latent space (``prepare_latent_space``)."""
+        if len(configs) == 1:
+            return cls([RIGAgent(configs[0], *spaces[0], device)], loggers, None, "td3")
+        seeds = [c.seed for c in configs]
+        agents, stack = agents_together(
+            len(configs),
+            lambda k, td3, counters: RIGAgent(configs[k], *spaces[k], device, td3, counters),
+            lambda first: TD3Seeds(first.policy_dim, 2, configs[0].td3, seeds=seeds, device=device),
+            TD3SeedView,
+            "td3",
+        )
+        return cls(agents, loggers, stack, "td3")
+
+    def act(self, latents: list[np.ndarray], goals: list[np.ndarray]) -> list[np.ndarray]:
+        """Every agent's policy actions, in one batched call when trained together."""
+        if self.stacked is None:
+            return [self.agents[0].act(latents[0], goals[0])]
+        x = self.stacked_input([np.concatenate([z, g], axis=1) for z, g in zip(latents, goals, strict=True)])
+        return list(self.stacked.act(x).cpu().numpy())
+
+
 def run_episode_batch(agent: RIGAgent, progress: Any = None) -> EpisodeBatch:
     """One synchronous episode on every table: imagined goals from the prior, TD3 with exploration
     noise (uniform actions during warm-up), gradient steps as the env steps accrue."""
-    cfg, c = agent.cfg, agent.counters
-    n = cfg.num_envs
-    goals: dict[str, np.ndarray] = {}
-    latent: list[np.ndarray] = []
-    metrics: dict[str, torch.Tensor] = {}
+    return run_team_episodes(RIGTeam([agent], [], None, "td3"), progress)[0]
 
-    def on_reset(obs: dict[str, np.ndarray]) -> None:
-        agent.start_episodes(obs)
-        goals.update(agent.exploration_goals(obs))
-        agent.noise.reset(np.ones(n, dtype=bool))
 
-    def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        latent[:] = [agent.features(obs)]
-        fields = {"latent": latent[0].copy(), **goals, "state": obs[STATE]}
-        if "image" in agent.replay.fields:
-            fields["image"] = obs[IMAGE]
-        return fields
+def run_team_episodes(team: RIGTeam, progress: Any = None) -> list[EpisodeBatch]:
+    """``run_episode_batch`` for every agent of ``team``, the envs in lockstep."""
+    agents, c = team.agents, team.counters
+    cfg, n = agents[0].cfg, agents[0].cfg.num_envs
+    goals: list[dict[str, np.ndarray]] = [{} for _ in agents]
+    latent: list[np.ndarray] = [np.empty(0) for _ in agents]
+    metrics: list[dict[str, torch.Tensor]] = [{} for _ in agents]
 
-    def policy(obs: dict[str, np.ndarray], t: int) -> np.ndarray:
+    def hooks(k: int) -> tuple[Any, Any]:
+        agent = agents[k]
+
+        def on_reset(obs: dict[str, np.ndarray]) -> None:
+            agent.start_episodes(obs)
+            goals[k].update(agent.exploration_goals(obs))
+            agent.noise.reset(np.ones(n, dtype=bool))
+
+        def observe(obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            latent[k] = agent.features(obs)
+            fields = {"latent": latent[k].copy(), **goals[k], "state": obs[STATE]}
+            if "image" in agent.replay.fields:
+                fields["image"] = obs[IMAGE]
+            return fields
+
+        return on_reset, observe
+
+    def policy(obs: list[dict[str, np.ndarray]], t: int) -> list[np.ndarray]:
         if c.env_steps < cfg.warmup_steps:
-            return agent.action_rng.uniform(-1, 1, size=(n, 2)).astype(np.float32)
-        return noisy_action(agent.act(latent[0], goals["goal_latent"]), agent.noise.sample())
+            return [a.action_rng.uniform(-1, 1, size=(n, 2)).astype(np.float32) for a in agents]
+        actions = team.act(latent, [g["goal_latent"] for g in goals])
+        return [noisy_action(action, a.noise.sample()) for action, a in zip(actions, agents, strict=True)]
 
     def after_step() -> None:
         c.env_steps += n
         if progress is not None:
             progress.update(n)
-        if c.env_steps < cfg.warmup_steps or agent.replay.num_transitions < cfg.td3.batch_size:
+        if c.env_steps < cfg.warmup_steps or agents[0].replay.num_transitions < cfg.td3.batch_size:
             return
         c.update_budget += n * cfg.updates_per_step
         while c.update_budget >= 1:
-            metrics.update(agent.td3.update(agent.sample_batch()))
+            for own, new in zip(metrics, team.update([a.sample_batch() for a in agents]), strict=True):
+                own.update(new)
             c.updates += 1
             c.update_budget -= 1
 
-    batch = run_episodes(agent.env, policy, observe, after_step=after_step, on_reset=on_reset)
-    agent.replay.add_episodes(batch.fields, batch.actions)
+    on_reset, observe = zip(*(hooks(k) for k in range(len(agents))), strict=True)
+    batches = run_episodes_together([a.env for a in agents], policy, observe, after_step, on_reset)
+    for agent, batch, own in zip(agents, batches, metrics, strict=True):
+        agent.replay.add_episodes(batch.fields, batch.actions)
+        agent.last_update_metrics = {k: float(v) for k, v in own.items()}  # one host sync per episode
     c.episodes += n
-    agent.last_update_metrics = {k: float(v) for k, v in metrics.items()}  # one host sync per episode
-    return batch
+    return batches
 
 
-def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
+def finetune_vae(agent: RIGAgent, logger: RunLogger | None, count: bool = True) -> None:
     """Train the VAE further on replay images mixed 1:1 with the pre-training data, then re-encode
-    every stored latent (and refit the fitted prior): the latents must match the new encoder."""
+    every stored latent (and refit the fitted prior): the latents must match the new encoder.
+    ``count=False``: the caller counts the round (seeds trained together share the counter)."""
     cfg, c = agent.cfg, agent.counters
     # RIGConfig allows fine-tuning for RIG's VAE only (CC-RIG's encoder stays frozen)
     assert isinstance(agent.vae, BetaVAE) and isinstance(agent.vae_data, np.ndarray), "needs RIG's VAE"
@@ -748,9 +825,10 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None) -> None:
     reencode(agent.replay, agent.encode, source="image", target="latent")
     if cfg.prior != "standard":  # both depend on the encoder
         agent.prior = make_prior(cfg, agent.vae, agent.vae_data)
-    c.finetunes += 1
+    if count:
+        c.finetunes += 1
     if logger is not None:
-        logger.log(c.env_steps, {"vae_finetune/rounds": c.finetunes})
+        logger.log(c.env_steps, {"vae_finetune/rounds": c.finetunes + (0 if count else 1)})
 
 
 # ---------------------------------------------------------------------------------------- phase 5
@@ -923,7 +1001,11 @@ def run(
     stop_at: int | None = None,
 ) -> Path:
     """Run (or resume) RIG; returns the path of the report. ``stop_at`` (env steps) behaves like a
-    Ctrl-C at the first episode boundary past it (for tests of exact resume)."""
+    Ctrl-C at the first episode boundary past it (for tests of exact resume).
+
+    With ``seeds > 1`` the run folder holds a folder ``seed_<s>`` per seed (its VAE, metrics,
+    media, report and final checkpoint, as a run of that seed alone), the RL checkpoint of all
+    seeds together, and a report and summary of every seed and their mean."""
     if resume is not None:
         run_dir = Path(resume)
         cfg = load_run_config(run_dir)
@@ -932,34 +1014,78 @@ def run(
         run_dir = make_run_dir(cfg.runs_dir, method_name(cfg), resolve(cfg.env).name)
     resolve(cfg.env)
     device = resolve_device(cfg.device)
-    with RunLogger(
-        run_dir, method=method_name(cfg), env=cfg.env, seed=cfg.seed, config=cfg, resume=resume is not None
-    ) as logger:
-        vae, prior, images = prepare_latent_space(cfg, run_dir, logger, progress, device)
-        agent = RIGAgent(cfg, vae, prior, images, device)
+    configs = seed_configs(cfg)
+    folders = seed_folders(run_dir, configs)
+    method, again = method_name(cfg), resume is not None
+    with contextlib.ExitStack() as stack:
+        if len(configs) > 1:  # the whole run's config, for --resume
+            stack.enter_context(
+                RunLogger(
+                    run_dir,
+                    method=method,
+                    env=cfg.env,
+                    seed=cfg.seed,
+                    config=cfg,
+                    tensorboard=False,
+                    resume=again,
+                )
+            )
+        loggers = [
+            stack.enter_context(
+                RunLogger(folder, method=method, env=c.env, seed=c.seed, config=c, resume=again)
+            )
+            for c, folder in zip(configs, folders, strict=True)
+        ]
+        spaces = [
+            prepare_latent_space(c, folder, logger, progress, device)
+            for c, folder, logger in zip(configs, folders, loggers, strict=True)
+        ]
+        team = RIGTeam.build(configs, spaces, device, loggers)
         rl_dir = run_dir / ARTIFACTS / "rl"
         if (rl_dir / checkpoint.STATE_FILE).exists():
             state, replay = checkpoint.load(rl_dir)
-            agent.load_state_dict(state)
+            team.load_state_dict(state)
             if replay is not None:
-                agent.replay.load_state_dict(replay)
-        finished = train_policy(agent, logger, rl_dir, progress, stop_at)
+                team.load_replay_state(replay)
+        finished = train_policy(team, rl_dir, progress, stop_at)
         if not finished:
             print(f"checkpoint written; continue with: affordkit rig --resume {run_dir}")
             return run_dir / "report.md"
-        final = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, 999_999), record=True)
-        logger.log(agent.counters.env_steps, final.metrics("final/"))
-        if agent.vae is not None:
-            _write_gif(run_dir / "media" / "final_rollouts.gif", agent, final)
-        report = _write_report(run_dir, cfg, agent, final)
-    return report
+        summaries = []
+        for agent, logger, folder in zip(team.agents, loggers, folders, strict=True):
+            final = evaluate(agent, agent.cfg.eval_episodes, eval_seed(agent.cfg, 999_999), record=True)
+            logger.log(agent.counters.env_steps, final.metrics("final/"))
+            if agent.vae is not None:
+                _write_gif(folder / "media" / "final_rollouts.gif", agent, final)
+            report = _write_report(folder, agent.cfg, agent, final)
+            if team.together:  # the seed's folder as a run of that seed alone (affordkit eval)
+                checkpoint.save(folder / ARTIFACTS / "rl", agent.state_dict())
+            c = agent.counters
+            summaries.append(
+                {"seed": agent.cfg.seed, **final.metrics(""), "env_steps": c.env_steps, "updates": c.updates}
+            )
+    if not team.together:
+        return report
+    labels = {
+        "success_rate": "success rate",
+        "final_object_distance": "final object distance",
+        "final_hand_distance": "final hand distance",
+    }
+    intro = (
+        f"Preset `{cfg.preset}`, seeds {configs[0].seed}-{configs[-1].seed} trained together in one process "
+        f"(envs in lockstep, one batched TD3 update for all); each seed's own report in "
+        f"`seed_<s>/report.md`. {summaries[0]['env_steps']:,} env steps per seed; final evaluation on "
+        f"{cfg.eval_episodes} goal images per seed that no seed trained on."
+    )
+    name = TITLES["ccrig" if cfg.latent_model == "ccvae" else cfg.observation]
+    title = f"{name} on {cfg.env}, {len(configs)} seeds"
+    return write_seeds_summary(run_dir, title, intro, summaries, labels, {"method": method})
 
 
-def train_policy(
-    agent: RIGAgent, logger: RunLogger, rl_dir: Path, progress: bool, stop_at: int | None
-) -> bool:
+def train_policy(team: RIGTeam, rl_dir: Path, progress: bool, stop_at: int | None) -> bool:
     """Phase 4 with evaluations (phase 5) on schedule; returns False when stopped early."""
-    cfg, c = agent.cfg, agent.counters
+    cfg, c = team.agents[0].cfg, team.counters
+    pairs = list(zip(team.agents, team.loggers, strict=True))
     bar = tqdm(
         total=cfg.env_steps, initial=c.env_steps, desc="RIG env steps", disable=not progress, unit="step"
     )
@@ -968,31 +1094,37 @@ def train_policy(
     with _StopRequest() as stop:
         while c.env_steps < cfg.env_steps:
             if c.env_steps >= c.next_eval:
-                result = evaluate(agent, cfg.eval_episodes, eval_seed(cfg, c.evaluations))
-                logger.log(c.env_steps, result.metrics())
-                bar.set_postfix(success=f"{result.success.mean():.2f}")
+                success = []
+                for agent, logger in pairs:
+                    result = evaluate(agent, cfg.eval_episodes, eval_seed(agent.cfg, c.evaluations))
+                    logger.log(c.env_steps, result.metrics())
+                    success.append(result.success.mean())
+                bar.set_postfix(success=f"{np.mean(success):.2f}")
                 c.evaluations += 1
                 c.next_eval += cfg.eval_every
-            run_episode_batch(agent, bar)
+            run_team_episodes(team, bar)
             if c.env_steps >= c.next_log:
                 elapsed = max(time.monotonic() - start, 1e-9)
-                logger.log(
-                    c.env_steps,
-                    {
-                        **{f"td3/{k}": v for k, v in agent.last_update_metrics.items()},
-                        "rig/updates": c.updates,
-                        "rig/env_steps_per_second": (c.env_steps - steps_at_start) / elapsed,
-                    },
-                )
+                for agent, logger in pairs:
+                    logger.log(
+                        c.env_steps,
+                        {
+                            **{f"td3/{k}": v for k, v in agent.last_update_metrics.items()},
+                            "rig/updates": c.updates,
+                            "rig/env_steps_per_second": (c.env_steps - steps_at_start) / elapsed,
+                        },
+                    )
                 c.next_log += cfg.log_every
             if cfg.finetune_every and c.env_steps >= c.next_finetune:
-                finetune_vae(agent, logger)
+                for agent, logger in pairs:
+                    finetune_vae(agent, logger, count=False)
+                c.finetunes += 1
                 c.next_finetune += cfg.finetune_every
             stopping = stop.requested or (stop_at is not None and c.env_steps >= stop_at)
             if c.env_steps >= c.next_checkpoint or stopping or c.env_steps >= cfg.env_steps:
                 while c.next_checkpoint <= c.env_steps:
                     c.next_checkpoint += cfg.checkpoint_every
-                checkpoint.save(rl_dir, agent.state_dict(), agent.replay.state_dict())
+                checkpoint.save(rl_dir, team.state_dict(), team.replay_state())
             if stopping:
                 bar.close()
                 return False
@@ -1128,6 +1260,7 @@ def load_agent(run_dir: Path, device: str | None = None) -> tuple[RIGAgent, int]
         vae.eval()
     prior = prior_from_state_dict(rl_state["prior"])
     agent = RIGAgent(dataclasses.replace(cfg, replay_capacity=2), vae, prior, None, dev)
+    assert not isinstance(agent.td3, TD3SeedView)
     agent.td3.load_state_dict(rl_state["td3"])
     return agent, int(rl_state["counters"]["env_steps"])
 
