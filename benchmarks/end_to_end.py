@@ -9,7 +9,13 @@ prior is fitted to a few hundred of its encodings, so the measurement starts in 
 implementations are interleaved in rounds of whole episode batches and the ratio is taken within
 each round.
 
+With ``--seeds K`` it measures instead K seeds trained together (``affordkit rig --seeds K``:
+the K envs in lockstep, one batched TD3 update; methods/seeds.py) against the same K seeds run one
+after another (K lone agents, an episode batch each in turn), both with the fast update; the
+throughput is env steps of all seeds per second, the ratio taken within each round.
+
     OMP_NUM_THREADS=1 python benchmarks/end_to_end.py       # writes results/end_to_end.{md,json}
+    OMP_NUM_THREADS=1 python benchmarks/end_to_end.py --seeds 5   # results/end_to_end_seeds5.{md,json}
     python benchmarks/end_to_end.py --quick --results-dir /tmp/speed
 """
 
@@ -59,6 +65,103 @@ def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
     return agents
 
 
+def make_seed_runs(cfg: rig.RIGConfig, k: int) -> tuple[rig.RIGTeam, list[rig.RIGAgent]]:
+    """K seeds together and the same K seeds alone, one untrained VAE and prior shared by all (the
+    speed does not depend on the weights), filled past the warm-up."""
+    device = torch.device("cpu")
+    images = rig.collect_vae_data(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        vae = BetaVAE(cfg.vae).to(device)
+    vae.eval()
+    prior = rig.make_prior(cfg, vae, images)
+    configs = rig.seed_configs(dataclasses.replace(cfg, seeds=k))
+    team = rig.RIGTeam.build(configs, [(vae, prior, images)] * k, device, [])
+    alone = [rig.RIGAgent(c, vae, prior, images, device) for c in configs]
+    while team.counters.env_steps <= cfg.warmup_steps:  # and one batch with updates
+        rig.run_team_episodes(team)
+    for agent in alone:
+        while agent.counters.env_steps <= cfg.warmup_steps:
+            rig.run_episode_batch(agent)
+    return team, alone
+
+
+def all_steps(runs: rig.RIGTeam | list[rig.RIGAgent]) -> int:
+    """Env steps taken so far by all seeds."""
+    if isinstance(runs, rig.RIGTeam):
+        return int(runs.counters.env_steps) * len(runs.agents)  # the counters are shared
+    return sum(a.counters.env_steps for a in runs)
+
+
+def seeds_rate(runs: rig.RIGTeam | list[rig.RIGAgent], batches: int) -> float:
+    """Env steps of all seeds per second over ``batches`` episode batches of every seed."""
+    steps, start = all_steps(runs), time.perf_counter()
+    for _ in range(batches):
+        if isinstance(runs, rig.RIGTeam):
+            rig.run_team_episodes(runs)
+        else:
+            for agent in runs:
+                rig.run_episode_batch(agent)
+    return (all_steps(runs) - steps) / (time.perf_counter() - start)
+
+
+def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
+    threads = set_cpu_threads("one")
+    check = fast.onednn_check()
+    team, alone = make_seed_runs(cfg, args.seeds)
+    rates: dict[str, list[float]] = {"together": [], "one after another": []}
+    for r in range(args.rounds):
+        order = [("together", team), ("one after another", alone)]
+        for name, runs in order[r % 2 :] + order[: r % 2]:
+            rates[name].append(seeds_rate(runs, args.batches))
+        print(
+            f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} env steps/s" for k, v in rates.items()), flush=True
+        )
+    ratios = [t / s for t, s in zip(rates["together"], rates["one after another"], strict=True)]
+    payload: dict[str, Any] = {
+        "threads": threads,
+        "onednn_check": {"use": check.use, "reason": check.reason},
+        "settings": {
+            "seeds": args.seeds,
+            "env": cfg.env,
+            "image_size": cfg.image_size,
+            "num_envs": cfg.num_envs,
+            "updates_per_step": cfg.updates_per_step,
+            "td3": dataclasses.asdict(cfg.td3),
+            "rounds": args.rounds,
+            "episode_batches_per_round": args.batches,
+        },
+        "env_steps_per_second_all_seeds": {
+            k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()
+        },
+        "ratio_together_over_one_after_another": {"median": statistics.median(ratios), "rounds": ratios},
+        "provenance": provenance(),
+    }
+    lines = [
+        f"# RIG training loop: {args.seeds} seeds together against one after another",
+        "",
+        *provenance_lines(payload["provenance"]),
+        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables per seed, "
+        f"{cfg.updates_per_step} updates per env step, TD3 batch {cfg.td3.batch_size}, hidden "
+        f"{list(cfg.td3.hidden)}, fast update; {args.rounds} rounds of {args.batches} episode batches of "
+        "every seed, the two ways interleaved",
+        "",
+        "| seeds trained | env steps/s of all seeds (median of rounds) |",
+        "|---|---:|",
+        *(f"| {k} | {statistics.median(v):.1f} |" for k, v in rates.items()),
+        "",
+        f"Together over one after another, per round: median {statistics.median(ratios):.2f}x "
+        f"(range {min(ratios):.2f}-{max(ratios):.2f}x).",
+        "",
+    ]
+    out = f"{args.out}_seeds{args.seeds}" if args.out == "end_to_end" else args.out
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.results_dir / f"{out}.json", json.dumps(payload, indent=2) + "\n")
+    atomic.write_text(args.results_dir / f"{out}.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def episode_rate(agent: rig.RIGAgent, batches: int) -> float:
     steps = agent.counters.env_steps
     start = time.perf_counter()
@@ -76,6 +179,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 round, 1 batch, small settings: a check")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--out", default="end_to_end")
+    parser.add_argument(
+        "--seeds", type=int, default=0, help="K > 1: K seeds together against one after another"
+    )
     args = parser.parse_args()
     cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device="cpu")
     if args.quick:
@@ -84,6 +190,9 @@ def main() -> None:
             cfg, vae_images=128, warmup_steps=200, num_envs=2, updates_per_step=1.0,
             td3=dataclasses.replace(cfg.td3, batch_size=32),
         )  # fmt: skip
+    if args.seeds > 1:
+        main_seeds(args, cfg)
+        return
     threads = set_cpu_threads("one")
     check = fast.onednn_check()
     agents = make_agents(cfg)
