@@ -535,6 +535,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"})
         train_idx = info.pop("train_indices")
         info["context_decoder"] = context_decoder_agreement(model, heldout, detected)
+        info["reconstruction"] = reconstruction_agreement(model, pairs, train, args.episodes, seed)
+        print(f"seed {seed}: {key} reconstructions {info['reconstruction']}", flush=True)
         measure(key, ccvae_goals(model))
         codes = model.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
         measure(f"{key}_data", ccvae_goals(model, codes))
@@ -575,6 +577,30 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("vae_data", vae_goals(vae, bank))
     out["seconds"] = time.monotonic() - t0
     return out, picture, heldout.context[cols]
+
+
+def reconstruction_agreement(
+    model: CCVAE, pairs: dict[str, np.ndarray], train: Episodes, episodes: int, seed: int, limit: int = 2000
+) -> dict[str, float]:
+    """Held-out pairs (fit's 5%, at most ``limit``): the fraction whose real s_t the detector reads
+    as the episode's object (``real_*``), and whose reconstruction decode(mu(s_t, s_0), z_c(s_0))
+    it does (``*``), for all pairs and split by where s_t comes from: the walk from the start
+    (object near its start place) or from the goal state (object elsewhere). Tells a decoder that
+    cannot draw the object away from its start from goals whose codes miss."""
+    held = split_indices(len(pairs["image"]), 0.05, seed)[1][:limit]
+    episode = held % episodes
+    from_start = (held // episodes) % (START_PAIRS + GOAL_PAIRS) < START_PAIRS
+    with torch.no_grad():
+        codes = model.encode_mean(pairs["image"][held], pairs["context"][held])
+        recon = to_uint8_images(model.decode(codes, model.context(pairs["context"][held])))
+    out = {}
+    for name, images in (("real", pairs["image"][held]), ("reconstruction", recon)):
+        found = detect_objects(images)
+        ok = (found.color_index == train.color[episode]) & (found.shape == train.shape[episode])
+        out[name] = float(ok.mean())
+        out[f"{name}_from_start"] = float(ok[from_start].mean())
+        out[f"{name}_from_goal_state"] = float(ok[~from_start].mean())
+    return out
 
 
 def context_decoder_agreement(
@@ -818,6 +844,32 @@ def report(
     for r in per_seed:
         d = r["detector_on_contexts"]
         lines.append(f"| {r['seed']} | {d['color']:.3f} | {d['shape']:.3f} | {d['both']:.3f} |")
+    recon = [
+        (r["seed"], k, m["reconstruction"])
+        for r in per_seed
+        for k, m in r["models"].items()
+        if "reconstruction" in m
+    ]
+    if recon:
+        lines += [
+            "",
+            "## Reconstructions of held-out pairs",
+            "",
+            "fit's held-out pairs (at most 2,000): the fraction whose real s_t the detector reads as the "
+            "episode's object, and the fraction whose reconstruction decode(mu(s_t, s_0), z_c(s_0)) it "
+            "does; split by where s_t comes from (the walk from the start: object near its start place; "
+            "from the goal state: object elsewhere).",
+            "",
+            "| seed | model | real s_t | from start | from goal state | reconstruction | from start "
+            "| from goal state |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {seed} | {key} | {m['real']:.3f} | {m['real_from_start']:.3f} | "
+            f"{m['real_from_goal_state']:.3f} | {m['reconstruction']:.3f} | "
+            f"{m['reconstruction_from_start']:.3f} | {m['reconstruction_from_goal_state']:.3f} |"
+            for seed, key, m in recon
+        ]
     lines += [
         "",
         "## Training",
