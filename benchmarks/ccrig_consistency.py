@@ -310,9 +310,13 @@ def swapped_config(args: argparse.Namespace, decoder: str = "broadcast", **field
 
 def outline_config(args: argparse.Namespace) -> CCVAEConfig:
     """Outline pixels weighted ``--outline-weight``; z_c at every decoder layer with
-    ``--outline-every-layer``."""
+    ``--outline-every-layer``; the state decoder ``--outline-channels`` wide."""
     config = swapped_config(args, outline_weight=args.outline_weight)
-    return dataclasses.replace(config, context_every_layer=getattr(args, "outline_every_layer", False))
+    return dataclasses.replace(
+        config,
+        context_every_layer=getattr(args, "outline_every_layer", False),
+        decoder_channels=getattr(args, "outline_channels", 64),
+    )
 
 
 def gradient_config(args: argparse.Namespace) -> CCVAEConfig:
@@ -734,6 +738,12 @@ def report(
             " The outlines-weighted model's decoder gets z_c at every layer (`--outline-every-layer`)."
             if getattr(args, "outline_every_layer", False)
             else ""
+        )
+        + (
+            f" The outlines-weighted model's state decoder is {args.outline_channels} channels wide "
+            "(`--outline-channels`; the broadcast decoder's own: 64)."
+            if getattr(args, "outline_channels", 64) != 64
+            else ""
         ),
         "",
         f"Goals: one per context for {args.contexts:,} contexts s_0 of held-out episodes. Consistent = "
@@ -932,6 +942,7 @@ def rewrite_report(out: str) -> None:
         beta=beta_of(settings),
         goal_contexts=settings.get("goal_contexts", False),
         outline_every_layer=bool((settings.get("ccvae_outline") or {}).get("context_every_layer")),
+        outline_channels=int((settings.get("ccvae_outline") or {}).get("decoder_channels", 64)),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -994,6 +1005,12 @@ def main() -> None:
         "--outline-every-layer",
         action="store_true",
         help="the --outline-weight model's decoder gets z_c at every layer",
+    )
+    parser.add_argument(
+        "--outline-channels",
+        type=int,
+        default=64,
+        help="width of the --outline-weight model's state decoder (64: the broadcast decoder's own)",
     )
     parser.add_argument(
         "--goal-contexts",

@@ -73,6 +73,8 @@ def test_defaults_are_the_papers() -> None:
         dict(encoder="resnet"),
         dict(encoder="keypoints", keypoints=0),
         dict(decoder="rig", context_every_layer=True),
+        dict(decoder="rig", decoder_channels=128),
+        dict(decoder="broadcast", decoder_channels=1),
         dict(outline_weight=-1.0),
         dict(outline_weight=float("inf")),
         dict(outline_weight=float("nan")),
@@ -193,12 +195,26 @@ def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
 
 
 @pytest.mark.parametrize(
-    "decoder, every_layer",
-    [("rig", False), ("broadcast", False), ("broadcast", True), ("broadcast_full", False)],
+    "decoder, every_layer, channels",
+    [
+        ("rig", False, 64),
+        ("broadcast", False, 64),
+        ("broadcast", True, 64),
+        ("broadcast", False, 128),
+        ("broadcast_full", False, 64),
+    ],
 )
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
-def test_gradient_routing(decoder: str, every_layer: bool, encoder: str) -> None:
-    model = make_model(48, decoder=decoder, encoder=encoder, context_every_layer=every_layer)
+def test_gradient_routing(decoder: str, every_layer: bool, channels: int, encoder: str) -> None:
+    model = make_model(
+        48, decoder=decoder, encoder=encoder, context_every_layer=every_layer, decoder_channels=channels
+    )
+    if channels != 64:  # the state decoder is that wide, the context decoder keeps 64
+        assert (
+            model.decoder.net[0].out_channels == channels
+            and model.decoder.net[4].out_channels == channels // 2
+        )
+        assert model.context_decoder.net[0].out_channels == 64
     # the context decoder's term trains e_0 and the context decoder, nothing of s_t's path
     assert reached(model, "context_reconstruction") == {
         "state_encoder": {False},

@@ -138,6 +138,10 @@ class CCVAEConfig:
     """With the ``broadcast`` decoder: z_c joins the input of every layer of the state decoder,
     not only the first (:class:`~affordkit.networks.conv.BroadcastDecoder`'s ``every_layer``).
     Not in CC-RIG; meant to make the decoder draw the context's shape (docs/methods/ccrig.md)."""
+    decoder_channels: int = 64
+    """With the ``broadcast`` decoder: width of the state decoder's convs (its first deconv has
+    half; the context decoder keeps 64). Not in CC-RIG; meant to give the decoder room to draw small
+    shapes at any place (docs/methods/ccrig.md)."""
     outline_weight: float = 0.0
     """Extra weight of the pixel values on an outline of the target image, in both reconstruction
     terms: each value's negative log-likelihood is multiplied by 1 + ``outline_weight`` where the
@@ -182,6 +186,10 @@ class CCVAEConfig:
         check_encoder_fields(self.encoder, self.keypoints)
         if self.context_every_layer and self.decoder != "broadcast":
             raise ConfigError("context_every_layer needs decoder='broadcast'")
+        if self.decoder_channels != 64 and self.decoder != "broadcast":
+            raise ConfigError(f"decoder_channels={self.decoder_channels} needs decoder='broadcast'")
+        if self.decoder_channels < 2:
+            raise ConfigError(f"decoder_channels={self.decoder_channels}: expected >= 2")
 
 
 class ContextEncoder(nn.Module):
@@ -456,4 +464,5 @@ def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
     state = in_dim > config.context_dim  # the state decoder reads [z_t, z_c]; the context one z_c
     every = config.context_dim if config.context_every_layer and state else 0
     kind = "broadcast" if config.decoder == "broadcast_full" and not state else config.decoder
-    return image_decoder(kind, arch, in_dim, every_layer=every)
+    channels = config.decoder_channels if state else 64
+    return image_decoder(kind, arch, in_dim, every_layer=every, channels=channels)

@@ -146,13 +146,16 @@ def check_likelihood_fields(reconstruction: str, reduction: str, decoder: str, m
         raise ConfigError(f"min_variance={min_variance!r}: expected in (0, 1)")
 
 
-def image_decoder(kind: str, arch: ConvArch, in_dim: int, every_layer: int = 0) -> nn.Module:
+def image_decoder(
+    kind: str, arch: ConvArch, in_dim: int, every_layer: int = 0, channels: int = 64
+) -> nn.Module:
     """The decoder ``kind`` (a :data:`DecoderKind`) from vectors (B, in_dim) to image logits;
-    ``every_layer`` as in :class:`~affordkit.networks.conv.BroadcastDecoder` (``broadcast`` only)."""
+    ``every_layer`` and ``channels`` as in :class:`~affordkit.networks.conv.BroadcastDecoder`
+    (``broadcast`` only)."""
     if kind == "rig":
         return ConvDecoder(arch, in_dim)
     if kind == "broadcast":
-        return BroadcastDecoder(arch.image_size, in_dim, every_layer=every_layer)
+        return BroadcastDecoder(arch.image_size, in_dim, channels=channels, every_layer=every_layer)
     return FullBroadcastDecoder(arch.image_size, in_dim)
 
 

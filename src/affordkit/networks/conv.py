@@ -159,12 +159,15 @@ class BroadcastDecoder(nn.Module):
     encodes both the effector and the puck where the RIG decoder drops the effector
     (docs/methods/rig.md). ``every_layer = c > 0`` joins the input's last c entries (CC-VAE's
     context code z_c) again, tiled, to the input of every later layer, so what the scene looks
-    like reaches the layers that draw it. Vectors (B, in_dim) -> logits (B, 3, H, W)."""
+    like reaches the layers that draw it. ``channels``: width of the two convs (the first deconv has
+    half). Vectors (B, in_dim) -> logits (B, 3, H, W)."""
 
     def __init__(self, image_size: int, in_dim: int, channels: int = 64, every_layer: int = 0) -> None:
         super().__init__()
         if image_size % 4:
             raise ConfigError(f"image_size={image_size}: the broadcast decoder needs a multiple of 4")
+        if channels < 2:
+            raise ConfigError(f"channels={channels}: expected >= 2")
         if not 0 <= every_layer <= in_dim:
             raise ConfigError(f"every_layer={every_layer}: expected in [0, in_dim = {in_dim}]")
         self.grid = grid = image_size // 4
@@ -178,9 +181,9 @@ class BroadcastDecoder(nn.Module):
             nn.ReLU(),
             nn.Conv2d(channels + c, channels, 3, padding=1),
             nn.ReLU(),
-            nn.ConvTranspose2d(channels + c, 32, 4, stride=2, padding=1),  # g -> 2g
+            nn.ConvTranspose2d(channels + c, channels // 2, 4, stride=2, padding=1),  # g -> 2g
             nn.ReLU(),
-            nn.ConvTranspose2d(32 + c, 3, 4, stride=2, padding=1),  # 2g -> 4g = image_size
+            nn.ConvTranspose2d(channels // 2 + c, 3, 4, stride=2, padding=1),  # 2g -> 4g = image_size
         )
         he_init(self)
 
