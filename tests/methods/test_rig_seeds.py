@@ -19,9 +19,11 @@ from tests.methods.test_rig import _tensors, rl_state, smoke
 
 
 def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path) -> None:
-    """The smoke preset runs every phase: VAE, warm-up, TD3 updates, two fine-tuning rounds (whose
-    counter the seeds share) and evaluations."""
-    together = rig.run(smoke(tmp_path / "together", seed=1, seeds=2), progress=False).parent
+    """The smoke preset without VAE fine-tuning (checked in the resume test below): VAE, warm-up,
+    TD3 updates and evaluations. Actions agree to float rounding (~1e-6), which now and then moves a
+    rendered pixel by a level or two; a VAE fine-tuned on those images drifts further, so it is
+    left out here."""
+    together = rig.run(smoke(tmp_path / "together", seed=1, seeds=2, finetune_every=0), progress=False).parent
     summary = json.loads((together / "summary.json").read_text())
     assert summary["seeds"] == [1, 2] and len(summary["per_seed"]) == 2
     text = (together / "report.md").read_text()
@@ -29,20 +31,19 @@ def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path) -> None:
     _, joint = checkpoint.load(together / "checkpoints" / "rl")
     assert joint is not None
     for k, seed in enumerate((1, 2)):
-        alone = rig.run(smoke(tmp_path / f"alone{seed}", seed=seed), progress=False).parent
+        alone = rig.run(smoke(tmp_path / f"alone{seed}", seed=seed, finetune_every=0), progress=False).parent
         folder = together / f"seed_{seed}"
         assert (folder / "report.md").exists() and (folder / "media" / "final_rollouts.gif").exists()
         a, b = rl_state(alone), rl_state(folder)
-        assert a["counters"] == b["counters"] and a["counters"]["finetunes"] == 2
-        # actions agree to float rounding (~1e-6), which now and then moves a rendered pixel by a
-        # level or two; the VAE fine-tuned on those images then differs by a few 1e-4
-        for part, tolerance in (("td3", 1e-4), ("vae", 3e-3)):
+        assert a["counters"] == b["counters"]
+        for part, tolerance in (("td3", 1e-4), ("vae", 0.0)):
             flat_a, flat_b = _tensors(a[part]), _tensors(b[part])
             assert flat_a.keys() == flat_b.keys()
             for name in flat_a:
                 torch.testing.assert_close(
-                    flat_b[name], flat_a[name], atol=tolerance, rtol=1e-4, msg=f"seed {seed}: {part}{name}"
-                )
+                    flat_b[name], flat_a[name], atol=tolerance, rtol=1e-4 if tolerance else 0.0,
+                    msg=f"seed {seed}: {part}{name}",
+                )  # fmt: skip
         _, replay = checkpoint.load(alone / "checkpoints" / "rl")
         assert replay is not None
         for name in replay:
@@ -66,7 +67,20 @@ def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path) -> None:
 
 
 def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path) -> None:
+    """With VAE fine-tuning: each seed fine-tunes its own VAE, twice (the round counter is shared)."""
     whole = rig.run(smoke(tmp_path / "whole", seeds=2), progress=False).parent
+    for seed in (0, 1):
+        folder = whole / f"seed_{seed}"
+        state = rl_state(folder)
+        assert state["counters"]["finetunes"] == 2
+        pretrained, _ = checkpoint.load(folder / "checkpoints" / "vae.pt", with_replay=False)
+        tuned, before = _tensors(state["vae"]), _tensors(pretrained["vae"])
+        assert any(not torch.equal(tuned[name], before[name]) for name in tuned)
+        with open(folder / "metrics.csv") as f:
+            rounds = [
+                float(r["vae_finetune/rounds"]) for r in csv.DictReader(f) if r.get("vae_finetune/rounds")
+            ]
+        assert rounds == [1.0, 2.0]
     stopped = rig.run(smoke(tmp_path / "parts", seeds=2), progress=False, stop_at=400).parent
     assert not (stopped / "report.md").exists()
     assert rig.run(resume=stopped, progress=False).parent == stopped

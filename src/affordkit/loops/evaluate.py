@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from affordkit.envs import TabletopVectorEnv
+from affordkit.envs.base import Stream, table_seeds
 from affordkit.types import DESIRED_GOAL, IMAGE
 
 Policy = Callable[[dict[str, np.ndarray], int], np.ndarray]  # (observation batch, step) -> (N, A)
@@ -40,11 +41,12 @@ class EvalResult:
 def evaluate_on_goal_images(
     env: TabletopVectorEnv, policy_for_goals: PolicyForGoals, seed: int, record: bool = False
 ) -> EvalResult:
-    """One episode per env: reset with ``seed``, render each env's goal state as an image, and run
-    the policy that ``policy_for_goals(goal_images, goal_states)`` returns to the end. Image-based
-    policies see the goal only as an image; the state-space goal is for the metrics and for
-    state-space baselines."""
-    obs, _ = env.reset(seed=seed)
+    """One episode per env: reset with ``table_seeds(seed, N, Stream.EVALUATION)`` (a goal set per
+    ``seed``, sharing no table with another ``seed``'s), render each env's goal state as an image,
+    and run the policy that ``policy_for_goals(goal_images, goal_states)`` returns to the end.
+    Image-based policies see the goal only as an image; the state-space goal is for the metrics and
+    for state-space baselines."""
+    obs, _ = env.reset(seed=table_seeds(seed, env.num_envs, Stream.EVALUATION))
     goal_images = env.render_goal()
     policy = policy_for_goals(goal_images, obs[DESIRED_GOAL])
     frames = [obs[IMAGE]] if record else []

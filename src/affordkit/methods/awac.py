@@ -42,6 +42,7 @@ from affordkit.algos.bc import BC, BCConfig
 from affordkit.data import DatasetError, EpisodeDataset, EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
+from affordkit.envs.base import table_seeds
 from affordkit.errors import ConfigError
 from affordkit.logging import RunLogger, make_run_dir
 from affordkit.loops import checkpoint
@@ -274,7 +275,7 @@ class AWACAgent:
         self.env = make_vector_env(
             env_name, cfg.num_envs, autoreset_mode="disabled", image_size=self.image_size
         )
-        self.env.reset(seed=cfg.seed)
+        self.env.reset(seed=table_seeds(cfg.seed, cfg.num_envs))  # streams no other run shares
         self.encode: Any = None
         self.prior: Any = None
         if cfg.observation == "latent":

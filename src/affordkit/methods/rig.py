@@ -52,6 +52,7 @@ from affordkit.algos.td3_seeds import TD3Seeds, TD3SeedView
 from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
+from affordkit.envs.base import Stream, table_seeds
 from affordkit.errors import ConfigError
 from affordkit.generative import (
     CCVAE,
@@ -399,7 +400,7 @@ def collect_vae_data(cfg: RIGConfig) -> VAEData:
     num_envs = max(1, -(-cfg.vae_images // per_reset))
     env = make_vector_env(cfg.env, num_envs, autoreset_mode="disabled", image_size=cfg.image_size)
     rng = np.random.default_rng(cfg.seed + 1)
-    obs, _ = env.reset(seed=cfg.seed + 1_000_000)
+    obs, _ = env.reset(seed=table_seeds(cfg.seed, num_envs, Stream.VAE_DATA))
     first = obs[IMAGE]
     obs = env.set_state(obs[DESIRED_GOAL])  # a random goal state of each table
     images, states = [obs[IMAGE]], [env.get_state()]
@@ -464,8 +465,10 @@ def goal_state_bank(cfg: RIGConfig, n: int = 10_000) -> EmpiricalPrior:
     k = min(n, 256)  # tables per reset: a few at a time, whatever one env costs
     env = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=cfg.image_size)
     goals = []
-    for i in range(-(-n // k)):
-        obs, _ = env.reset(seed=cfg.seed + 2_000_000 + i * k)
+    rounds = -(-n // k)
+    seeds = table_seeds(cfg.seed, rounds * k, Stream.GOAL_BANK)
+    for i in range(rounds):
+        obs, _ = env.reset(seed=seeds[i * k : (i + 1) * k])
         goals.append(np.asarray(obs[DESIRED_GOAL], dtype=np.float32))
     env.close()
     return EmpiricalPrior(torch.from_numpy(np.concatenate(goals)[:n]))
@@ -517,7 +520,8 @@ class RIGAgent:
         self.env = make_vector_env(
             cfg.env, cfg.num_envs, autoreset_mode="disabled", image_size=cfg.image_size
         )
-        self.env.reset(seed=cfg.seed)  # seeds every table's generator; episodes reset from there
+        # seeds every table's generator (streams no other run shares); episodes reset from there
+        self.env.reset(seed=table_seeds(cfg.seed, cfg.num_envs))
         state_dim = self.env.config.goal_dim
         size = cfg.image_size
         network: Any = None
@@ -549,7 +553,7 @@ class RIGAgent:
             # renders prior goal states as images: as many tables as prior goals per batch
             k = max(1, int(cfg.goal_mix.counts(cfg.td3.batch_size)[PRIOR]))
             self.goal_renderer = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=size)
-            self.goal_renderer.reset(seed=cfg.seed + 3_000_000)
+            self.goal_renderer.reset(seed=table_seeds(cfg.seed, k, Stream.GOAL_RENDER))
         self.policy_dim = 2 * d
         self.td3: TD3 | PixelTD3 | TD3SeedView
         if td3 is not None:
