@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-from affordkit.envs.base import Stream, autoreset_mode, check_render_mode, table_seeds, vector_seeds
+from affordkit.envs.base import autoreset_mode, check_render_mode, vector_seeds
 from affordkit.envs.common import check_actions, check_state_rows, reward_from_metrics
 from affordkit.errors import ConfigError, InvalidActionError, InvalidSeedError, InvalidStateError
 
@@ -21,24 +21,6 @@ def test_vector_seeds() -> None:
     for bad in (-1, True, [1, -2], 1.5):
         with pytest.raises(InvalidSeedError):
             vector_seeds(bad, 2)  # type: ignore[arg-type]
-
-
-def test_table_seeds_of_runs_do_not_overlap() -> None:
-    """Runs seeded 0..19 with 64 tables, in every stream: all 6,400 table seeds distinct (the
-    s + i convention would share 63 of 64 between neighbouring runs), each run's reproducible."""
-    streams = [
-        getattr(Stream, name) for name in ("TRAIN", "VAE_DATA", "GOAL_BANK", "GOAL_RENDER", "EVALUATION")
-    ]
-    seeds = [table_seeds(run, 64, stream) for run in range(20) for stream in streams]
-    flat = [s for run in seeds for s in run]
-    assert len(set(flat)) == len(flat) and all(0 <= s < 2**32 for s in flat)
-    assert table_seeds(3, 5) == table_seeds(3, 5) == table_seeds(3, 8)[:5]
-    assert vector_seeds(table_seeds(3, 5), 5) == table_seeds(3, 5)  # a valid seed list for reset
-    for bad in (-1, 1.5):
-        with pytest.raises(InvalidSeedError):
-            table_seeds(bad, 2)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="count=-1"):
-        table_seeds(0, -1)
 
 
 def test_autoreset_and_render_modes() -> None:

@@ -120,7 +120,11 @@ def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path, dataset:
         flat_a, flat_b = _tensors(a["learner"]), _tensors(b["learner"])
         assert flat_a.keys() == flat_b.keys()
         for k in flat_a:
-            torch.testing.assert_close(flat_b[k], flat_a[k], atol=1e-5, rtol=1e-4, msg=f"seed {seed}: {k}")
+            # offline the two agree to ~1e-6; online the states differ by ~1e-6 (float rounding of
+            # the actions), and where a weight's gradient is near 0 (inputs that hardly vary) Adam's
+            # step g / sqrt(v) turns that into steps of up to lr (3e-4) of either sign: up to ~5e-4
+            # on weights of 0.3-0.4 after 400 online updates; a wrong seed or batch moves them by 0.1
+            torch.testing.assert_close(flat_b[k], flat_a[k], atol=2e-3, rtol=1e-3, msg=f"seed {seed}: {k}")
         seed_summary = json.loads((together / f"seed_{seed}" / "summary.json").read_text())
         assert seed_summary == per_seed
         alone_summary = json.loads((alone / "summary.json").read_text())

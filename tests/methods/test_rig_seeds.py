@@ -81,7 +81,8 @@ def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path) 
                 float(r["vae_finetune/rounds"]) for r in csv.DictReader(f) if r.get("vae_finetune/rounds")
             ]
         assert rounds == [1.0, 2.0]
-    stopped = rig.run(smoke(tmp_path / "parts", seeds=2), progress=False, stop_at=400).parent
+    # 600: between scheduled checkpoints (every 400), so the stop itself must write one
+    stopped = rig.run(smoke(tmp_path / "parts", seeds=2), progress=False, stop_at=600).parent
     assert not (stopped / "report.md").exists()
     assert rig.run(resume=stopped, progress=False).parent == stopped
     (a, replay_a), (b, replay_b) = (
@@ -103,6 +104,7 @@ def test_a_seed_folder_evaluates_as_a_run_of_its_own(tmp_path: Path) -> None:
     cfg = smoke(tmp_path, observation="state", seeds=2, env_steps=400, eval_every=400, checkpoint_every=400)
     run_dir = rig.run(cfg, progress=False).parent
     assert main(["eval", str(run_dir / "seed_1"), "--episodes", "3"]) == 0
+    assert main(["eval", str(run_dir), "--episodes", "3"]) == 2  # the whole run: which seed?
     metrics = json.loads(next((run_dir / "seed_1").glob("eval-seed*.json")).read_text())
     assert metrics["env_steps"] == 400 and metrics["episodes"] == 3
 

@@ -86,30 +86,6 @@ def autoreset_mode(mode: str | AutoresetMode) -> AutoresetMode:
     return AUTORESET_MODES[key]
 
 
-class Stream:
-    """Named streams of table seeds (``table_seeds``): what a run's tables are seeded for."""
-
-    TRAIN = 0
-    VAE_DATA = 1
-    GOAL_BANK = 2
-    GOAL_RENDER = 3
-    EVALUATION = 4
-
-
-def table_seeds(seed: int, count: int, stream: int = Stream.TRAIN) -> list[int]:
-    """``count`` seeds for the tables of one run's batched env, derived from the run's ``seed``
-    and ``stream`` through NumPy's ``SeedSequence`` (32-bit, distinct in practice).
-
-    ``reset(seed=s)`` seeds table i with s + i, Gymnasium's convention; runs seeded 0, 1, 2, ...
-    that pass their seed straight in share all but one table's stream with the next run (run 1's
-    table i is run 0's table i + 1). Seeds from here do not overlap across runs or streams."""
-    check_seed(seed)
-    if count < 0:
-        raise ConfigError(f"count={count}: expected >= 0")
-    sequence = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(stream),))
-    return [int(s) for s in sequence.generate_state(count, dtype=np.uint32)]
-
-
 def vector_seeds(seed: int | Sequence[int] | None, count: int) -> list[int | None]:
     """One seed per environment being reset: None each, s + i from one seed s, or a list of ``count``."""
     if seed is None:

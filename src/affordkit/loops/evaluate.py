@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from affordkit.envs import TabletopVectorEnv
-from affordkit.envs.base import Stream, table_seeds
+from affordkit.seeding import Stream, table_seeds
 from affordkit.types import DESIRED_GOAL, IMAGE
 
 Policy = Callable[[dict[str, np.ndarray], int], np.ndarray]  # (observation batch, step) -> (N, A)

@@ -42,7 +42,6 @@ from affordkit.algos.bc import BC, BCConfig
 from affordkit.data import DatasetError, EpisodeDataset, EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
-from affordkit.envs.base import table_seeds
 from affordkit.errors import ConfigError
 from affordkit.logging import RunLogger, make_run_dir
 from affordkit.loops import checkpoint
@@ -51,6 +50,7 @@ from affordkit.loops.rollout import run_episodes_together
 from affordkit.methods.seeds import SeedTeam, agents_together, seed_configs, seed_folders, write_seeds_summary
 from affordkit.relabel import GoalMix, goal_conditioned_batch, relabel, sparse_threshold
 from affordkit.relabel.goals import future_positions
+from affordkit.seeding import Stream, derived_seed, table_seeds
 from affordkit.types import ACHIEVED_GOAL, DESIRED_GOAL, IMAGE, STATE, Batch
 
 ObservationKind = Literal["state", "latent"]
@@ -295,13 +295,15 @@ class AWACAgent:
         in_dim = self.obs_dim + self.goal_dim
         self.in_dim = in_dim
         self.learner: Any = learner or (
-            AWAC(in_dim, 2, cfg.awac, seed=cfg.seed, device=device)
+            AWAC(in_dim, 2, cfg.awac, seed=learner_seed(cfg), device=device)
             if cfg.learner == "awac"
-            else BC(in_dim, 2, cfg.bc, seed=cfg.seed, device=device)
+            else BC(in_dim, 2, cfg.bc, seed=learner_seed(cfg), device=device)
         )
-        self.rng = np.random.default_rng(cfg.seed + 1)  # batch sampling and relabeling
-        self.explore_generator = torch.Generator(device=device).manual_seed(cfg.seed + 2)
-        self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
+        self.rng = np.random.default_rng(derived_seed(cfg.seed, Stream.REPLAY))  # sampling, relabeling
+        self.explore_generator = torch.Generator(device=device).manual_seed(
+            derived_seed(cfg.seed, Stream.EXPLORE)
+        )
+        self.prior_generator = torch.Generator().manual_seed(derived_seed(cfg.seed, Stream.PRIOR))
         self.counters = counters or Counters(next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
         self.offline_success = -1.0  # success at the end of the offline phase, on the final goals
         self.replay: EpisodeReplay | None = None
@@ -437,6 +439,11 @@ def evaluate(agent: AWACAgent, episodes: int, seed: int) -> EvalResult:
     return evaluate_on_goal_images(env, policy_for_goals, seed=seed)
 
 
+def learner_seed(cfg: AWACRunConfig) -> int:
+    """The learner's seed (initial weights, its own sampling) in the run seeded ``cfg.seed``."""
+    return derived_seed(cfg.seed, Stream.LEARNER)
+
+
 def eval_seed(cfg: AWACRunConfig, round_: int) -> int:
     """Evaluation goals differ from every training episode's but repeat across runs of a seed."""
     return 10_000_000 + cfg.seed * 1000 + round_
@@ -469,7 +476,7 @@ class Team(SeedTeam[AWACAgent]):
             len(configs),
             lambda k, learner, counters: AWACAgent(configs[k], ds, env_name, device, learner, counters),
             lambda first: AWACSeeds(
-                first.in_dim, 2, cfg.awac, seeds=[c.seed for c in configs], device=device
+                first.in_dim, 2, cfg.awac, seeds=[learner_seed(c) for c in configs], device=device
             ),
             AWACSeedView,
             "learner",

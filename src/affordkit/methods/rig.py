@@ -52,7 +52,6 @@ from affordkit.algos.td3_seeds import TD3Seeds, TD3SeedView
 from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
-from affordkit.envs.base import Stream, table_seeds
 from affordkit.errors import ConfigError
 from affordkit.generative import (
     CCVAE,
@@ -84,6 +83,7 @@ from affordkit.relabel import (
     sparse_threshold,
 )
 from affordkit.relabel.rewards import Norm
+from affordkit.seeding import Stream, derived_seed, table_seeds
 from affordkit.types import DESIRED_GOAL, IMAGE, STATE, Batch
 
 Features = Any  # observation dict -> (N, d) float32 features the policy sees
@@ -399,7 +399,7 @@ def collect_vae_data(cfg: RIGConfig) -> VAEData:
     per_reset = cfg.vae_random_steps + 1
     num_envs = max(1, -(-cfg.vae_images // per_reset))
     env = make_vector_env(cfg.env, num_envs, autoreset_mode="disabled", image_size=cfg.image_size)
-    rng = np.random.default_rng(cfg.seed + 1)
+    rng = np.random.default_rng(derived_seed(cfg.seed, Stream.VAE_ACTIONS))
     obs, _ = env.reset(seed=table_seeds(cfg.seed, num_envs, Stream.VAE_DATA))
     first = obs[IMAGE]
     obs = env.set_state(obs[DESIRED_GOAL])  # a random goal state of each table
@@ -452,9 +452,11 @@ def vae_images(data: VAEData) -> np.ndarray:
 def train_vae(
     cfg: RIGConfig, images: VAEData, logger: RunLogger | None, progress: bool, device: torch.device
 ) -> tuple[LatentModel, dict[str, Any]]:
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(derived_seed(cfg.seed, Stream.VAE_INIT))
     vae = make_latent_model(cfg, device)
-    fit_cfg = dataclasses.replace(cfg.vae_fit, seed=cfg.seed, device=str(device))
+    fit_cfg = dataclasses.replace(
+        cfg.vae_fit, seed=derived_seed(cfg.seed, Stream.VAE_FIT), device=str(device)
+    )
     summary = fit(vae, images, fit_cfg, logger=logger, progress=progress)
     return vae, summary
 
@@ -559,9 +561,9 @@ class RIGAgent:
         if td3 is not None:
             self.td3 = td3
         elif network is None:
-            self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=cfg.seed, device=device)
+            self.td3 = TD3(obs_dim=2 * d, action_dim=2, config=cfg.td3, seed=learner_seed(cfg), device=device)
         else:  # one conv encoder, trained by the critic, read by the actor
-            self.td3 = PixelTD3(2 * d, 2, network, cfg.td3, seed=cfg.seed, device=device)
+            self.td3 = PixelTD3(2 * d, 2, network, cfg.td3, seed=learner_seed(cfg), device=device)
         # "latent" and "goal_latent" hold whatever the policy sees: VAE latents, states or images
         fields = {
             "latent": FieldSpec((d,), dtype),
@@ -573,15 +575,15 @@ class RIGAgent:
         if cfg.observation == "pixels":
             fields["goal_state"] = FieldSpec((state_dim,))
         self.replay = EpisodeReplay(cfg.replay_capacity, fields, action_dim=2)
-        self.rng = np.random.default_rng(cfg.seed + 2)  # replay sampling and relabeling
-        self.prior_generator = torch.Generator().manual_seed(cfg.seed + 3)
-        noise_rng = np.random.default_rng(cfg.seed + 4)
+        self.rng = np.random.default_rng(derived_seed(cfg.seed, Stream.REPLAY))  # sampling, relabeling
+        self.prior_generator = torch.Generator().manual_seed(derived_seed(cfg.seed, Stream.PRIOR))
+        noise_rng = np.random.default_rng(derived_seed(cfg.seed, Stream.NOISE))
         sigma = cfg.exploration_sigma
         noise_cfg: OUNoiseConfig | GaussianNoiseConfig = (
             OUNoiseConfig(sigma=sigma) if cfg.exploration == "ou" else GaussianNoiseConfig(sigma=sigma)
         )
         self.noise: ExplorationNoise = make_noise(noise_cfg, cfg.num_envs, 2, noise_rng)
-        self.action_rng = np.random.default_rng(cfg.seed + 5)  # warm-up actions
+        self.action_rng = np.random.default_rng(derived_seed(cfg.seed, Stream.WARMUP))  # warm-up actions
         if counters is None:
             counters = Counters(next_eval=0, next_log=cfg.log_every, next_checkpoint=cfg.checkpoint_every)
             counters.next_finetune = cfg.finetune_every if cfg.finetune_every else -1
@@ -724,7 +726,7 @@ class RIGTeam(SeedTeam[RIGAgent]):
         """An agent per config, from its seed's latent space (``prepare_latent_space``)."""
         if len(configs) == 1:
             return cls([RIGAgent(configs[0], *spaces[0], device)], loggers, None, "td3")
-        seeds = [c.seed for c in configs]
+        seeds = [learner_seed(c) for c in configs]
         agents, stack = agents_together(
             len(configs),
             lambda k, td3, counters: RIGAgent(configs[k], *spaces[k], device, td3, counters),
@@ -809,7 +811,7 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None, count: bool = True) 
     # RIGConfig allows fine-tuning for RIG's VAE only (CC-RIG's encoder stays frozen)
     assert isinstance(agent.vae, BetaVAE) and isinstance(agent.vae_data, np.ndarray), "needs RIG's VAE"
     used = min(agent.replay.total, agent.replay.capacity)
-    rng = np.random.default_rng(cfg.seed + 10_000 + c.finetunes)
+    rng = np.random.default_rng(derived_seed(cfg.seed, Stream.FINETUNE, c.finetunes, 0))
     take = min(used, len(agent.vae_data))
     replay_images = agent.replay.fields["image"][rng.choice(used, size=take, replace=False)]
     pretraining = agent.vae_data[rng.choice(len(agent.vae_data), size=max(take, 1), replace=False)]
@@ -821,7 +823,7 @@ def finetune_vae(agent: RIGAgent, logger: RunLogger | None, count: bool = True) 
         heldout_fraction=0.0,
         eval_interval=0,
         media_interval=0,
-        seed=cfg.seed + 20_000 + c.finetunes,
+        seed=derived_seed(cfg.seed, Stream.FINETUNE, c.finetunes, 1),
         device=str(agent.device),
         log_prefix="vae_finetune",
     )
@@ -869,6 +871,11 @@ def evaluate(agent: RIGAgent, episodes: int, seed: int, record: bool = False) ->
         return policy
 
     return evaluate_on_goal_images(env, policy_for_goals, seed=seed, record=record)
+
+
+def learner_seed(cfg: RIGConfig) -> int:
+    """TD3's seed (initial weights, target smoothing noise) in the run seeded ``cfg.seed``."""
+    return derived_seed(cfg.seed, Stream.LEARNER)
 
 
 def eval_seed(cfg: RIGConfig, round_: int) -> int:
@@ -1253,6 +1260,11 @@ def load_agent(run_dir: Path, device: str | None = None) -> tuple[RIGAgent, int]
     """The agent of the run's latest RL checkpoint, ready to act (no replay), and the env steps it
     had taken. ``device`` overrides the run's own (``"cpu"`` to inspect a GPU run here)."""
     cfg = load_run_config(run_dir)
+    if cfg.seeds > 1:
+        raise checkpoint.CheckpointError(
+            f"{run_dir} trains {cfg.seeds} seeds together; evaluate one seed's folder: "
+            f"{Path(run_dir) / f'seed_{cfg.seed}'} (seeds {cfg.seed}-{cfg.seed + cfg.seeds - 1})"
+        )
     if device is not None:
         cfg = dataclasses.replace(cfg, device=device)
     dev = resolve_device(cfg.device)
