@@ -144,6 +144,22 @@ def test_seeds_trained_together_equal_runs_of_each_seed(tmp_path: Path, dataset:
     )
 
 
+@pytest.mark.parametrize("explore", ["sample", "mean"])
+def test_seeds_together_act_as_each_seed_alone(tmp_path: Path, dataset: Path, explore: str) -> None:
+    """The batched exploration call gives each agent the actions its lone run would take."""
+    cfg = smoke(tmp_path, dataset, seed=3, seeds=2, explore=explore)
+    ds, name = awac.open_dataset(cfg)
+    team = awac.Team.build(cfg, ds, name, torch.device("cpu"), [])
+    rng = np.random.default_rng(0)
+    current = [rng.normal(size=(4, 4)).astype(np.float32) for _ in range(2)]
+    goal = [rng.normal(size=(4, 4)).astype(np.float32) for _ in range(2)]
+    together = team.explore(current, goal)
+    for k, seed in enumerate((3, 4)):
+        alone = awac.AWACAgent(dataclasses.replace(cfg, seed=seed, seeds=1), ds, name, torch.device("cpu"))
+        np.testing.assert_allclose(together[k], alone.act(current[k], goal[k], explore=True), atol=1e-5)
+    assert not np.allclose(together[0], together[1])  # two learners, not one
+
+
 def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path, dataset: Path) -> None:
     whole = awac.run(smoke(tmp_path / "whole", dataset, seeds=2), progress=False).parent
     run_dir = awac.run(
