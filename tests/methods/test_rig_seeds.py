@@ -105,6 +105,18 @@ def test_a_seed_folder_evaluates_as_a_run_of_its_own(tmp_path: Path) -> None:
     run_dir = rig.run(cfg, progress=False).parent
     assert main(["eval", str(run_dir / "seed_1"), "--episodes", "3"]) == 0
     assert main(["eval", str(run_dir), "--episodes", "3"]) == 2  # the whole run: which seed?
+    # a stop during the final step, after seed 0 and before seed 1 had finished: resume finishes
+    # seed 1 alone and writes the whole run's summary again
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for path in (run_dir / "summary.json", run_dir / "report.md", run_dir / "seed_1" / "summary.json"):
+        path.unlink()
+    rig.run(resume=run_dir, progress=False)
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
+    finals = []
+    for seed in (0, 1):
+        with open(run_dir / f"seed_{seed}" / "metrics.csv") as f:
+            finals.append(sum(1 for r in csv.DictReader(f) if r.get("final/success_rate")))
+    assert finals == [1, 2]
     metrics = json.loads(next((run_dir / "seed_1").glob("eval-seed*.json")).read_text())
     assert metrics["env_steps"] == 400 and metrics["episodes"] == 3
 

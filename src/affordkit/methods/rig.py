@@ -1064,6 +1064,10 @@ def run(
             return run_dir / "report.md"
         summaries = []
         for agent, logger, folder in zip(team.agents, loggers, folders, strict=True):
+            done = folder / "summary.json"
+            if team.together and done.exists():  # finished before a stop during the final step
+                summaries.append(json.loads(done.read_text()))
+                continue
             final = evaluate(agent, agent.cfg.eval_episodes, eval_seed(agent.cfg, 999_999), record=True)
             logger.log(agent.counters.env_steps, final.metrics("final/"))
             if agent.vae is not None:
@@ -1075,6 +1079,7 @@ def run(
             summaries.append(
                 {"seed": agent.cfg.seed, **final.metrics(""), "env_steps": c.env_steps, "updates": c.updates}
             )
+            atomic.write_json(done, summaries[-1])  # last: the seed's final step is complete
     if not team.together:
         return report
     labels = {
