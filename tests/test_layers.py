@@ -21,7 +21,7 @@ ALLOWED = {
     "loops": {"envs", "data", "relabel", "networks", "generative", "algos", "logging"},
     "methods": {"envs", "data", "relabel", "networks", "generative", "algos", "loops", "logging"},
 }
-LEAVES = {"types", "errors", "atomic", "device"}
+LEAVES = {"types", "errors", "atomic", "device", "seeding"}
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -14,8 +14,7 @@ from enum import IntEnum
 
 import numpy as np
 
-from affordkit.envs.base import check_seed
-from affordkit.errors import ConfigError
+from affordkit.errors import ConfigError, InvalidSeedError
 
 
 class Stream(IntEnum):
@@ -47,7 +46,8 @@ def table_seeds(seed: int, count: int, stream: Stream = Stream.TRAIN, *key: int)
     """``count`` seeds for the tables of one run's batched env (``reset(seed=table_seeds(...))``),
     from ``SeedSequence(seed, spawn_key=(stream, *key))``; the first ``n`` do not depend on
     ``count``."""
-    check_seed(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidSeedError(f"seed={seed!r}: a seed must be a non-negative integer")
     if count < 0:
         raise ConfigError(f"count={count}: expected >= 0")
     sequence = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(stream), *map(int, key)))
