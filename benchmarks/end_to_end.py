@@ -26,6 +26,7 @@ import dataclasses
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,20 @@ except ImportError:  # run as a script from benchmarks/
 IMPLEMENTATIONS = ("fast", "reference")
 
 
-def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
-    """One agent per implementation, same seed, same VAE and prior, filled past the warm-up."""
-    device = torch.device("cpu")
+def latent_space(cfg: rig.RIGConfig) -> tuple[BetaVAE, Any, Any]:
+    """An untrained VAE (its speed does not depend on its weights), its data and fitted prior."""
     images = rig.collect_vae_data(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        vae = BetaVAE(cfg.vae).to(device)
+        vae = BetaVAE(cfg.vae).to(torch.device("cpu"))
     vae.eval()
-    prior = rig.make_prior(cfg, vae, images)
+    return vae, rig.make_prior(cfg, vae, images), images
+
+
+def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
+    """One agent per implementation, same seed, same VAE and prior, filled past the warm-up."""
+    device = torch.device("cpu")
+    vae, prior, images = latent_space(cfg)
     agents = {}
     for implementation in IMPLEMENTATIONS:
         td3 = dataclasses.replace(cfg.td3, implementation=implementation)
@@ -69,12 +75,7 @@ def make_seed_runs(cfg: rig.RIGConfig, k: int) -> tuple[rig.RIGTeam, list[rig.RI
     """K seeds together and the same K seeds alone, one untrained VAE and prior shared by all (the
     speed does not depend on the weights), filled past the warm-up."""
     device = torch.device("cpu")
-    images = rig.collect_vae_data(cfg)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed)
-        vae = BetaVAE(cfg.vae).to(device)
-    vae.eval()
-    prior = rig.make_prior(cfg, vae, images)
+    vae, prior, images = latent_space(cfg)
     configs = rig.seed_configs(dataclasses.replace(cfg, seeds=k))
     team = rig.RIGTeam.build(configs, [(vae, prior, images)] * k, device, [])
     alone = [rig.RIGAgent(c, vae, prior, images, device) for c in configs]
@@ -84,6 +85,31 @@ def make_seed_runs(cfg: rig.RIGConfig, k: int) -> tuple[rig.RIGTeam, list[rig.RI
         while agent.counters.env_steps <= cfg.warmup_steps:
             rig.run_episode_batch(agent)
     return team, alone
+
+
+def interleaved(measure: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Each measurement once per round, the order alternating between rounds; rates per name."""
+    rates: dict[str, list[float]] = {name: [] for name in measure}
+    names = list(measure)
+    for r in range(rounds):
+        for name in names[r % 2 :] + names[: r % 2]:
+            rates[name].append(measure[name]())
+        print(
+            f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} env steps/s" for k, v in rates.items()), flush=True
+        )
+    return rates
+
+
+def loop_settings(cfg: rig.RIGConfig, args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "env": cfg.env,
+        "image_size": cfg.image_size,
+        "num_envs": cfg.num_envs,
+        "updates_per_step": cfg.updates_per_step,
+        "td3": dataclasses.asdict(cfg.td3),
+        "rounds": args.rounds,
+        "episode_batches_per_round": args.batches,
+    }
 
 
 def all_steps(runs: rig.RIGTeam | list[rig.RIGAgent]) -> int:
@@ -109,28 +135,18 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     threads = set_cpu_threads("one")
     check = fast.onednn_check()
     team, alone = make_seed_runs(cfg, args.seeds)
-    rates: dict[str, list[float]] = {"together": [], "one after another": []}
-    for r in range(args.rounds):
-        order = [("together", team), ("one after another", alone)]
-        for name, runs in order[r % 2 :] + order[: r % 2]:
-            rates[name].append(seeds_rate(runs, args.batches))
-        print(
-            f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} env steps/s" for k, v in rates.items()), flush=True
-        )
+    rates = interleaved(
+        {
+            "together": lambda: seeds_rate(team, args.batches),
+            "one after another": lambda: seeds_rate(alone, args.batches),
+        },
+        args.rounds,
+    )
     ratios = [t / s for t, s in zip(rates["together"], rates["one after another"], strict=True)]
     payload: dict[str, Any] = {
         "threads": threads,
         "onednn_check": {"use": check.use, "reason": check.reason},
-        "settings": {
-            "seeds": args.seeds,
-            "env": cfg.env,
-            "image_size": cfg.image_size,
-            "num_envs": cfg.num_envs,
-            "updates_per_step": cfg.updates_per_step,
-            "td3": dataclasses.asdict(cfg.td3),
-            "rounds": args.rounds,
-            "episode_batches_per_round": args.batches,
-        },
+        "settings": {"seeds": args.seeds, **loop_settings(cfg, args)},
         "env_steps_per_second_all_seeds": {
             k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()
         },
@@ -196,27 +212,15 @@ def main() -> None:
     threads = set_cpu_threads("one")
     check = fast.onednn_check()
     agents = make_agents(cfg)
-    rates: dict[str, list[float]] = {name: [] for name in agents}
-    names = list(agents)
-    for r in range(args.rounds):
-        for name in names[r % 2 :] + names[: r % 2]:
-            rates[name].append(episode_rate(agents[name], args.batches))
-        print(
-            f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f} env steps/s" for k, v in rates.items()), flush=True
-        )
+    rates = interleaved(
+        {name: (lambda agent=agent: episode_rate(agent, args.batches)) for name, agent in agents.items()},
+        args.rounds,
+    )
     ratios = [f / ref for f, ref in zip(rates["fast"], rates["reference"], strict=True)]
     payload: dict[str, Any] = {
         "threads": threads,
         "onednn_check": {"use": check.use, "reason": check.reason},
-        "settings": {
-            "env": cfg.env,
-            "image_size": cfg.image_size,
-            "num_envs": cfg.num_envs,
-            "updates_per_step": cfg.updates_per_step,
-            "td3": dataclasses.asdict(cfg.td3),
-            "rounds": args.rounds,
-            "episode_batches_per_round": args.batches,
-        },  # fmt: skip
+        "settings": loop_settings(cfg, args),
         "env_steps_per_second": {k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()},
         "ratio_fast_over_reference": {"median": statistics.median(ratios), "rounds": ratios},
         "provenance": provenance(),
