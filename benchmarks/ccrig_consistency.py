@@ -94,6 +94,8 @@ PICTURE_KEYS = (
     "ccvae_gradient_data",
     "ccvae_full",
     "ccvae_full_data",
+    "ccvae_sprite",
+    "ccvae_sprite_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -168,6 +170,16 @@ VARIANTS = [
         "CC-VAE, dropout 0, full-resolution broadcast decoder, swapped appearance, z_t ~ encodings of its "
         "training pairs",
         "ccvae_full",
+    ),
+    (
+        "ccvae_sprite",
+        "CC-VAE, dropout 0, sprite decoder (object from z_c, placed by z_t), swapped appearance",
+        "ccvae_sprite",
+    ),
+    (
+        "ccvae_sprite_data",
+        "CC-VAE, dropout 0, sprite decoder, swapped appearance, z_t ~ encodings of its training pairs",
+        "ccvae_sprite",
     ),
     (
         "ccvae_keypoints_data",
@@ -328,6 +340,13 @@ def full_config(args: argparse.Namespace) -> CCVAEConfig:
     """The state decoder broadcasting at full resolution, outline pixels weighted
     ``--full-outline-weight`` (0: unweighted)."""
     return swapped_config(args, "broadcast_full", outline_weight=args.full_outline_weight)
+
+
+def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
+    """The state decoder drawing the object from z_c as a sprite placed by z_t
+    (:class:`~affordkit.networks.conv.SpriteDecoder`), outline pixels weighted
+    ``--sprite-outline-weight`` (0: unweighted)."""
+    return swapped_config(args, "sprite", outline_weight=getattr(args, "sprite_outline_weight", 0.0))
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -562,6 +581,8 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         broadcast_variant("ccvae_gradient", gradient_config(args), swap=True)
     if args.full_broadcast:
         broadcast_variant("ccvae_full", full_config(args), swap=True)
+    if args.sprite:
+        broadcast_variant("ccvae_sprite", sprite_config(args), swap=True)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -943,6 +964,7 @@ def rewrite_report(out: str) -> None:
         goal_contexts=settings.get("goal_contexts", False),
         outline_every_layer=bool((settings.get("ccvae_outline") or {}).get("context_every_layer")),
         outline_channels=int((settings.get("ccvae_outline") or {}).get("decoder_channels", 64)),
+        sprite_outline_weight=float((settings.get("ccvae_sprite") or {}).get("outline_weight", 0.0)),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -1029,6 +1051,17 @@ def main() -> None:
         help="the --full-broadcast model's outline weight (0: none; independent of --outline-weight)",
     )
     parser.add_argument(
+        "--sprite",
+        action="store_true",
+        help="also a swapped-appearance CC-VAE whose state decoder draws the object from z_c as a sprite",
+    )
+    parser.add_argument(
+        "--sprite-outline-weight",
+        type=float,
+        default=0.0,
+        help="the --sprite model's outline weight (0: none; independent of --outline-weight)",
+    )
+    parser.add_argument(
         "--gradient-weight",
         type=float,
         default=0.0,
@@ -1100,6 +1133,7 @@ def main() -> None:
             "ccvae_outline": dataclasses.asdict(outline_config(args)) if args.outline_weight else None,
             "ccvae_gradient": dataclasses.asdict(gradient_config(args)) if args.gradient_weight else None,
             "ccvae_full": dataclasses.asdict(full_config(args)) if args.full_broadcast else None,
+            "ccvae_sprite": dataclasses.asdict(sprite_config(args)) if args.sprite else None,
             "ccvae_paper_beta": (
                 dataclasses.asdict(ccvae_config(args, 0.5, paper_beta=True)) if args.paper_beta else None
             ),

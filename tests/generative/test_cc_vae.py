@@ -80,6 +80,12 @@ def test_defaults_are_the_papers() -> None:
         dict(outline_weight=float("nan")),
         dict(gradient_weight=-0.5),
         dict(gradient_weight=float("inf")),
+        dict(decoder="sprite", sprite_size=4),
+        dict(decoder="sprite", sprite_size=1),
+        dict(decoder="sprite", sprite_size=49),
+        dict(decoder="broadcast", sprite_size=13),
+        dict(decoder="sprite", context_every_layer=True),
+        dict(decoder="sprite", sprite_layers=0),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -89,7 +95,7 @@ def test_bad_config_raises(bad: dict[str, object]) -> None:
 
 # --------------------------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("decoder", ["rig", "broadcast", "broadcast_full"])
+@pytest.mark.parametrize("decoder", ["rig", "broadcast", "broadcast_full", "sprite"])
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
 def test_shapes_dtypes_and_ranges(size: int, decoder: str, encoder: str) -> None:
     model = make_model(size, decoder=decoder, encoder=encoder)
@@ -202,6 +208,8 @@ def reached(model: CCVAE, term: str) -> dict[str, set[bool]]:
         ("broadcast", True, 64),
         ("broadcast", False, 128),
         ("broadcast_full", False, 64),
+        ("sprite", False, 64),
+        ("sprite", False, 128),
     ],
 )
 @pytest.mark.parametrize("encoder", ["rig", "keypoints"])
@@ -210,10 +218,8 @@ def test_gradient_routing(decoder: str, every_layer: bool, channels: int, encode
         48, decoder=decoder, encoder=encoder, context_every_layer=every_layer, decoder_channels=channels
     )
     if channels != 64:  # the state decoder is that wide, the context decoder keeps 64
-        assert (
-            model.decoder.net[0].out_channels == channels
-            and model.decoder.net[4].out_channels == channels // 2
-        )
+        net = model.decoder.where.net if decoder == "sprite" else model.decoder.net
+        assert net[0].out_channels == channels and net[4].out_channels == channels // 2
         assert model.context_decoder.net[0].out_channels == 64
     # the context decoder's term trains e_0 and the context decoder, nothing of s_t's path
     assert reached(model, "context_reconstruction") == {

@@ -17,6 +17,9 @@ from affordkit.networks import (
     ConvEncoder,
     FullBroadcastDecoder,
     KeypointEncoder,
+    SpriteDecoder,
+    default_sprite_size,
+    place,
     rig_arch,
     to_float_images,
     to_uint8_images,
@@ -170,3 +173,96 @@ def test_full_broadcast_decoder_draws_at_full_resolution(size: int) -> None:
     assert not torch.allclose(outputs, outputs[:, :, :1, :1].expand_as(outputs), atol=1e-3)
     with pytest.raises(ConfigError, match="layers"):
         FullBroadcastDecoder(size, 6, layers=0)
+
+
+# ---------------------------------------------------------------------------- the sprite decoder
+def pasted(size: int, sprite: torch.Tensor, row: int, col: int) -> torch.Tensor:
+    """The sprite (C, S, S) pasted by hand with its centre on pixel (row, col) of a blank
+    (C, size, size) image, cut at the border: what :func:`place` must give for a one-pixel map."""
+    c, s = sprite.shape[0], sprite.shape[-1]
+    image = torch.zeros(c, size + 2 * s, size + 2 * s)
+    top, left = row - s // 2 + s, col - s // 2 + s
+    image[:, top : top + s, left : left + s] = sprite
+    return image[:, s : s + size, s : s + size]
+
+
+@pytest.mark.parametrize("size, s", [(48, 13), (84, 21), (48, 3)])
+def test_place_pastes_the_sprite_centred_on_the_maps_pixel(size: int, s: int) -> None:
+    sprite = torch.rand(2, s, s, generator=torch.Generator().manual_seed(0)) + 0.5  # nonzero everywhere
+    for row, col in [(10, 20), (0, 0), (size - 1, 3), (size // 2, size - 1)]:  # inside and at the border
+        where = torch.zeros(1, 1, size, size)
+        where[0, 0, row, col] = 1.0
+        out = place(where, sprite[None])
+        assert out.shape == (1, 2, size, size)
+        torch.testing.assert_close(out[0], pasted(size, sprite, row, col), atol=1e-5, rtol=0)
+
+
+def test_place_is_the_maps_convolution_with_each_images_own_sprite() -> None:
+    """Against a grouped conv (one group per image) on random maps: linear in the map, nothing
+    wraps around, and image i uses sprite i only."""
+    gen = torch.Generator().manual_seed(1)
+    b, size, s = 3, 48, 13
+    where = torch.softmax(torch.randn(b, size * size, generator=gen), 1).view(b, 1, size, size)
+    sprites = torch.rand(b, 4, s, s, generator=gen)
+    kernel = sprites.flip(-1, -2).reshape(b * 4, 1, s, s)  # conv2d correlates: flip to convolve
+    expected = torch.nn.functional.conv2d(where.view(1, b, size, size), kernel, padding=s // 2, groups=b)
+    torch.testing.assert_close(place(where, sprites), expected.view(b, 4, size, size), atol=1e-6, rtol=1e-4)
+
+
+def test_sprite_decoder_draws_the_same_object_wherever_z_t_puts_it() -> None:
+    torch.manual_seed(0)
+    decoder = SpriteDecoder(48, state_dim=6, context_dim=4, layers=2)
+    assert decoder.sprite_size == default_sprite_size(48) == 13 and default_sprite_size(84) == 21
+    x = torch.randn(5, 10)
+    parts = decoder.layers(x)
+    assert decoder(x).shape == (5, 3, 48, 48)
+    torch.testing.assert_close(torch.sigmoid(decoder(x)), parts["image"].clamp(1e-6, 1 - 1e-6))
+    assert parts["where"].shape == parts["coverage"].shape == (5, 2, 48, 48)
+    torch.testing.assert_close(parts["where"].flatten(2).sum(2), torch.ones(5, 2))
+    for key in ("coverage", "image", "background"):
+        assert parts[key].min() >= 0 and parts[key].max() <= 1 + 1e-6
+    # z_c shapes only the sprites; z_t only the maps; the background neither
+    other_context = torch.cat([x[:, :6], torch.randn(5, 4)], dim=1)
+    changed = decoder.layers(other_context)
+    assert torch.equal(changed["where"], parts["where"])
+    assert not torch.allclose(changed["image"], parts["image"])
+    rgb, alpha = decoder.sprites(x[:, 6:])
+    assert rgb.shape == (5, 2, 3, 13, 13) and alpha.shape == (5, 2, 1, 13, 13)
+    other_state = torch.cat([torch.randn(5, 6), x[:, 6:]], dim=1)
+    assert not torch.allclose(decoder.layers(other_state)["where"], parts["where"])
+    # with sharp maps the picture is the background with each sprite pasted, sprite 0 in front
+    size, (r0, c0), (r1, c1) = 48, (20, 20), (24, 26)  # overlapping
+    where = torch.zeros(1, 2, size, size)
+    where[0, 0, r0, c0], where[0, 1, r1, c1] = 1.0, 1.0
+    with torch.no_grad():
+        decoder.where.net[-1].weight.zero_()  # the maps' logits: only the bias, then set by hand
+        decoder.where.net[-1].bias.zero_()
+    background = parts["background"][0]
+    image = background.clone()
+    for k, (r, c) in reversed(list(enumerate([(r0, c0), (r1, c1)]))):
+        a = pasted(size, alpha[0, k], r, c)
+        image = pasted(size, rgb[0, k] * alpha[0, k], r, c) + (1 - a) * image
+    from affordkit.networks import conv
+
+    original = conv.place
+    try:  # feed the sharp maps through the decoder's own compositing
+        conv.place = lambda _w, sprites: original(where.reshape(2, 1, size, size), sprites)
+        drawn = decoder.layers(x[:1])["image"][0]
+    finally:
+        conv.place = original
+    torch.testing.assert_close(drawn, image, atol=1e-5, rtol=0)
+    # moving a sharp map's peak moves the drawn sprite by as much, unchanged
+    sprite = torch.cat([rgb[:1, 0] * alpha[:1, 0], alpha[:1, 0]], dim=1)
+    a_map, b_map = torch.zeros(1, 1, size, size), torch.zeros(1, 1, size, size)
+    a_map[0, 0, 24, 24], b_map[0, 0, 30, 10] = 1.0, 1.0
+    first, second = place(a_map, sprite), place(b_map, sprite)
+    torch.testing.assert_close(first[..., 18:31, 18:31], second[..., 24:37, 4:17])
+    for bad in (
+        dict(sprite_size=4),
+        dict(sprite_size=1),
+        dict(sprite_size=49),
+        dict(state_dim=0),
+        dict(layers=0),
+    ):
+        with pytest.raises(ConfigError):
+            SpriteDecoder(48, **{"state_dim": 6, "context_dim": 4, **bad})  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,7 +41,6 @@ from torch import Tensor, nn
 
 from affordkit.errors import ConfigError
 from affordkit.generative.vae import (
-    DecoderKind,
     EncoderKind,
     Reconstruction,
     Reduction,
@@ -54,6 +54,7 @@ from affordkit.networks.conv import (
     SUPPORTED_IMAGE_SIZES,
     ConvArch,
     ConvEncoder,
+    SpriteDecoder,
     he_init,
     rig_arch,
     to_float_images,
@@ -70,6 +71,8 @@ OUTLINE_CONTRAST = 0.1
 """Range of a channel within a 3x3 neighbourhood (images in [0, 1]) above which a pixel is on an
 outline, for :attr:`CCVAEConfig.outline_weight`: rendered scenes are noise-free, so any real edge
 passes it."""
+CCDecoderKind = Literal["rig", "broadcast", "broadcast_full", "sprite"]
+CC_DECODERS: tuple[str, ...] = ("rig", "broadcast", "broadcast_full", "sprite")
 Images = Tensor | np.ndarray  # uint8 (B, H, W, 3) or float (B, 3, H, W) in [0, 1]
 
 
@@ -118,12 +121,21 @@ class CCVAEConfig:
     reduction: Reduction = "sum"
     """Reduction of both reconstruction terms over the 3HW pixel values: ``sum`` (the paper's beta)
     or ``mean`` (see the class docstring)."""
-    decoder: DecoderKind = "rig"
+    decoder: CCDecoderKind = "rig"
     """Both decoders: ``rig`` (the RIG deconv decoder) or ``broadcast`` (the spatial broadcast
     decoder, :class:`~affordkit.networks.conv.BroadcastDecoder`); ``broadcast_full``: the state
     decoder at full resolution (:class:`~affordkit.networks.conv.FullBroadcastDecoder`), meant to
     draw the context's shape wherever z_t puts the object, and the context decoder ``broadcast``
-    (it draws every context's shape already, docs/methods/ccrig.md)."""
+    (it draws every context's shape already, docs/methods/ccrig.md); ``sprite``: the state decoder
+    draws the object from z_c alone as a sprite and places it where z_t says
+    (:class:`~affordkit.networks.conv.SpriteDecoder`), so its shape is the same at every place, and
+    the context decoder ``broadcast``. ``broadcast_full`` and ``sprite`` are not in CC-RIG."""
+    sprite_size: int = 0
+    """Side of the ``sprite`` decoder's object patch in pixels, odd (0: 13 at 48x48, 21 at 84x84,
+    :func:`~affordkit.networks.conv.default_sprite_size`); unused by the other decoders."""
+    sprite_layers: int = 2
+    """Bodies the ``sprite`` decoder draws, each a sprite with its own where-map: 2 for ColorPush
+    (effector and object), 3 for ColorMultiPush; unused by the other decoders."""
     min_variance: float = 1e-3
     """Floor of the posterior variance of z_t: logvar = log(min_variance) + |linear| (rlkit)."""
     encoder: EncoderKind = "rig"
@@ -182,12 +194,27 @@ class CCVAEConfig:
             raise ConfigError(f"beta_ramp_steps={self.beta_ramp_steps!r}: expected an integer >= 0")
         if not 0 <= self.context_dropout < 1:
             raise ConfigError(f"context_dropout={self.context_dropout!r}: expected in [0, 1)")
-        check_likelihood_fields(self.reconstruction, self.reduction, self.decoder, self.min_variance)
+        if self.decoder not in CC_DECODERS:
+            raise ConfigError(f"decoder={self.decoder!r}; accepted values: {list(CC_DECODERS)}")
+        check_likelihood_fields(
+            self.reconstruction, self.reduction, _context_kind(self.decoder), self.min_variance
+        )
+        size = self.sprite_size
+        if not isinstance(size, int) or not (size == 0 or (size >= 3 and size % 2 == 1)):
+            raise ConfigError(f"sprite_size={size!r}: expected 0 (automatic) or an odd number >= 3")
+        if size and (self.decoder != "sprite" or size > self.image_size):
+            raise ConfigError(
+                f"sprite_size={size} needs decoder='sprite' and at most image_size={self.image_size}"
+            )
+        if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
+            raise ConfigError(f"sprite_layers={self.sprite_layers!r}: expected a positive integer")
         check_encoder_fields(self.encoder, self.keypoints)
         if self.context_every_layer and self.decoder != "broadcast":
             raise ConfigError("context_every_layer needs decoder='broadcast'")
-        if self.decoder_channels != 64 and self.decoder != "broadcast":
-            raise ConfigError(f"decoder_channels={self.decoder_channels} needs decoder='broadcast'")
+        if self.decoder_channels != 64 and self.decoder not in ("broadcast", "sprite"):
+            raise ConfigError(
+                f"decoder_channels={self.decoder_channels} needs decoder='broadcast' or 'sprite'"
+            )
         if self.decoder_channels < 2:
             raise ConfigError(f"decoder_channels={self.decoder_channels}: expected >= 2")
 
@@ -460,9 +487,23 @@ def gradient_error(images: Tensor, target: Tensor) -> Tensor:
     return 0.5 * (horizontal.square().flatten(1).sum(1) + vertical.square().flatten(1).sum(1))
 
 
+def _context_kind(decoder: str) -> str:
+    """The context decoder's kind for CC-VAE's ``decoder`` setting."""
+    return "broadcast" if decoder in ("broadcast_full", "sprite") else decoder
+
+
 def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
     state = in_dim > config.context_dim  # the state decoder reads [z_t, z_c]; the context one z_c
+    if state and config.decoder == "sprite":
+        return SpriteDecoder(
+            config.image_size,
+            config.latent_dim,
+            config.context_dim,
+            sprite_size=config.sprite_size,
+            layers=config.sprite_layers,
+            channels=config.decoder_channels,
+        )
     every = config.context_dim if config.context_every_layer and state else 0
-    kind = "broadcast" if config.decoder == "broadcast_full" and not state else config.decoder
+    kind = config.decoder if state else _context_kind(config.decoder)
     channels = config.decoder_channels if state else 64
     return image_decoder(kind, arch, in_dim, every_layer=every, channels=channels)
