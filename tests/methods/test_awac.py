@@ -165,6 +165,9 @@ def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path, 
     run_dir = awac.run(
         smoke(tmp_path / "parts", dataset, seeds=2), progress=False, stop_at=("offline", 30)
     ).parent
+    for seed in (0, 1):  # mid-run, each seed folder holds its seed's state as of the joint checkpoint
+        own, _ = checkpoint.load(run_dir / f"seed_{seed}" / "checkpoints" / "agent", with_replay=False)
+        assert own["counters"]["updates"] == 30 and "learner" in own
     awac.run(resume=run_dir, progress=False, stop_at=("online", 200))
     assert not (run_dir / "report.md").exists()
     awac.run(resume=run_dir, progress=False)

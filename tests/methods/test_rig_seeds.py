@@ -84,6 +84,17 @@ def test_seeds_together_stopped_and_resumed_equal_uninterrupted(tmp_path: Path) 
     # 600: between scheduled checkpoints (every 400), so the stop itself must write one
     stopped = rig.run(smoke(tmp_path / "parts", seeds=2), progress=False, stop_at=600).parent
     assert not (stopped / "report.md").exists()
+    # mid-run, each seed folder holds its seed's state as of the joint checkpoint: it evaluates as a
+    # run of its own, and its VAE is the fine-tuned one the joint checkpoint holds for that seed
+    joint, _ = checkpoint.load(stopped / "checkpoints" / "rl", with_replay=False)
+    for seed in (0, 1):
+        own = rl_state(stopped / f"seed_{seed}")
+        assert own["counters"]["env_steps"] == joint["agents"][seed]["counters"]["env_steps"] == 600
+        assert own["counters"]["finetunes"] == 1
+        vae, joint_vae = _tensors(own["vae"]), _tensors(joint["agents"][seed]["vae"])
+        assert vae.keys() == joint_vae.keys() and all(torch.equal(vae[k], joint_vae[k]) for k in vae)
+    assert main(["eval", str(stopped / "seed_1"), "--episodes", "2"]) == 0
+    assert json.loads(next((stopped / "seed_1").glob("eval-seed*.json")).read_text())["env_steps"] == 600
     assert rig.run(resume=stopped, progress=False).parent == stopped
     (a, replay_a), (b, replay_b) = (
         checkpoint.load(whole / "checkpoints" / "rl"),

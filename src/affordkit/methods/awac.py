@@ -517,6 +517,7 @@ def train_offline(team: Team, folder: Path, progress: bool, stop_at: int | None)
         if c.updates >= c.next_checkpoint or (stop_at is not None and c.updates >= stop_at):
             c.next_checkpoint += cfg.checkpoint_every
             checkpoint.save(folder, team.state_dict())
+            save_seed_checkpoints(team)
             if stop_at is not None and c.updates >= stop_at:
                 bar.close()
                 return False
@@ -528,6 +529,7 @@ def train_offline(team: Team, folder: Path, progress: bool, stop_at: int | None)
     c.next_eval = cfg.eval_every_online
     c.next_checkpoint = cfg.checkpoint_every
     checkpoint.save(folder, team.state_dict())  # the phase boundary
+    save_seed_checkpoints(team)
     return True
 
 
@@ -623,6 +625,7 @@ def train_online(team: Team, folder: Path, progress: bool, stop_at: int | None) 
             while c.next_checkpoint <= c.env_steps:
                 c.next_checkpoint += cfg.checkpoint_every
             checkpoint.save(folder, team.state_dict(), team.replay_state())
+            save_seed_checkpoints(team)
         if stopping:
             bar.close()
             return False
@@ -723,12 +726,15 @@ def run(
             }
             atomic.write_json(seed_dir / "summary.json", summary)
             report = _write_report(seed_dir, agent.cfg, env_name, ds, summary, final)
-            if len(configs) > 1:  # the seed's folder as a run of that seed alone
-                checkpoint.save(seed_dir / ARTIFACTS / "agent", agent.state_dict())
             summaries.append(summary)
         if len(configs) == 1:
             return report
         return _write_seeds_report(run_dir, cfg, env_name, summaries)
+
+
+def save_seed_checkpoints(team: Team) -> None:
+    """Each seed's agent to ``seed_<s>/checkpoints/agent`` after a joint checkpoint (several seeds)."""
+    team.save_seed_checkpoints([log.run_dir / ARTIFACTS / "agent" for log in team.loggers])
 
 
 def _stopped(run_dir: Path) -> Path:

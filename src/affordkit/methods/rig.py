@@ -1073,8 +1073,6 @@ def run(
             if agent.vae is not None:
                 _write_gif(folder / "media" / "final_rollouts.gif", agent, final)
             report = _write_report(folder, agent.cfg, agent, final)
-            if team.together:  # the seed's folder as a run of that seed alone (affordkit eval)
-                checkpoint.save(folder / ARTIFACTS / "rl", agent.state_dict())
             c = agent.counters
             summaries.append(
                 {"seed": agent.cfg.seed, **final.metrics(""), "env_steps": c.env_steps, "updates": c.updates}
@@ -1141,6 +1139,7 @@ def train_policy(team: RIGTeam, rl_dir: Path, progress: bool, stop_at: int | Non
                 while c.next_checkpoint <= c.env_steps:
                     c.next_checkpoint += cfg.checkpoint_every
                 checkpoint.save(rl_dir, team.state_dict(), team.replay_state())
+                team.save_seed_checkpoints([log.run_dir / ARTIFACTS / "rl" for log in team.loggers])
             if stopping:
                 bar.close()
                 return False

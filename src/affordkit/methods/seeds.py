@@ -92,6 +92,17 @@ class SeedTeam(Generic[A]):
         metrics = self.stacked.update(joint)
         return [{name: value[k] for name, value in metrics.items()} for k in range(len(self.agents))]
 
+    def save_seed_checkpoints(self, folders: Sequence[Path]) -> None:
+        """With several seeds: each agent's own state (no replay) to its folder in ``folders``
+        (one per agent, e.g. ``seed_<s>/checkpoints/rl``), in the form a run of that seed alone
+        writes, so that a seed folder can be evaluated, or its encoder reused, while the run goes on.
+        Call it after the joint checkpoint, which alone is what ``--resume`` reads. Nothing with one
+        seed (its run folder is the seed's)."""
+        if not self.together:
+            return
+        for agent, folder in zip(self.agents, folders, strict=True):
+            checkpoint.save(folder, agent.state_dict())  # type: ignore[attr-defined]
+
     def stacked_input(self, rows: Sequence[np.ndarray]) -> torch.Tensor:
         """The agents' policy inputs (N, d) as one (K, N, d) tensor on the learners' device."""
         return torch.from_numpy(np.stack([np.asarray(r, dtype=np.float32) for r in rows])).to(
