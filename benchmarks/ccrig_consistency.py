@@ -322,12 +322,14 @@ def swapped_config(args: argparse.Namespace, decoder: str = "broadcast", **field
 
 def outline_config(args: argparse.Namespace) -> CCVAEConfig:
     """Outline pixels weighted ``--outline-weight``; z_c at every decoder layer with
-    ``--outline-every-layer``; the state decoder ``--outline-channels`` wide."""
+    ``--outline-every-layer``; the state decoder ``--outline-channels`` wide; s_t shifted by up to
+    ``--outline-shift`` pixels in training."""
     config = swapped_config(args, outline_weight=args.outline_weight)
     return dataclasses.replace(
         config,
         context_every_layer=getattr(args, "outline_every_layer", False),
         decoder_channels=getattr(args, "outline_channels", 64),
+        shift_augment=getattr(args, "outline_shift", 0),
     )
 
 
@@ -765,6 +767,13 @@ def report(
             "(`--outline-channels`; the broadcast decoder's own: 64)."
             if getattr(args, "outline_channels", 64) != 64
             else ""
+        )
+        + (
+            f" The outlines-weighted model's s_t (and what its state encoder reads) are shifted in "
+            f"training by a random whole-pixel offset of up to {args.outline_shift} pixels on each axis, "
+            "border pixels repeated (`--outline-shift`)."
+            if getattr(args, "outline_shift", 0)
+            else ""
         ),
         "",
         f"Goals: one per context for {args.contexts:,} contexts s_0 of held-out episodes. Consistent = "
@@ -964,6 +973,7 @@ def rewrite_report(out: str) -> None:
         goal_contexts=settings.get("goal_contexts", False),
         outline_every_layer=bool((settings.get("ccvae_outline") or {}).get("context_every_layer")),
         outline_channels=int((settings.get("ccvae_outline") or {}).get("decoder_channels", 64)),
+        outline_shift=int((settings.get("ccvae_outline") or {}).get("shift_augment", 0)),
         sprite_outline_weight=float((settings.get("ccvae_sprite") or {}).get("outline_weight", 0.0)),
         out=out,
     )
@@ -1033,6 +1043,12 @@ def main() -> None:
         type=int,
         default=64,
         help="width of the --outline-weight model's state decoder (64: the broadcast decoder's own)",
+    )
+    parser.add_argument(
+        "--outline-shift",
+        type=int,
+        default=0,
+        help="the --outline-weight model's s_t shifted by up to this many pixels in training (0: none)",
     )
     parser.add_argument(
         "--goal-contexts",

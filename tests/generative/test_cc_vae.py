@@ -17,7 +17,13 @@ from torch import Tensor
 from affordkit.envs import make_vector_env
 from affordkit.errors import ConfigError
 from affordkit.generative import CCVAE, CCVAEConfig, FitConfig, Fittable, HasMedia, fit, split_indices
-from affordkit.generative.cc_vae import OUTLINE_CONTRAST, gradient_error, outline_mask
+from affordkit.generative.cc_vae import (
+    OUTLINE_CONTRAST,
+    STATE_INPUT,
+    gradient_error,
+    outline_mask,
+    random_shift,
+)
 from affordkit.logging import RunLogger
 
 SIZES = [48, 84]
@@ -86,6 +92,9 @@ def test_defaults_are_the_papers() -> None:
         dict(decoder="broadcast", sprite_size=13),
         dict(decoder="sprite", context_every_layer=True),
         dict(decoder="sprite", sprite_layers=0),
+        dict(shift_augment=-1),
+        dict(shift_augment=48),
+        dict(shift_augment=2.5),
     ],
 )
 def test_bad_config_raises(bad: dict[str, object]) -> None:
@@ -560,3 +569,42 @@ def test_state_input_replaces_the_state_encoders_image_only() -> None:
     assert torch.allclose(swapped["context_reconstruction"], plain["context_reconstruction"])
     with pytest.raises(ConfigError, match="pairs need one each"):
         model.loss(batch | {STATE_INPUT: other[:2]})
+
+
+# ------------------------------------------------------------------------------ shift augmentation
+def test_random_shift_moves_every_batch_by_one_offset_per_row() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 16, 16, generator=gen)
+    a, b = random_shift([x, 1.0 - x], 3, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(b, 1.0 - a)  # the same offset for both batches of a row
+    padded = torch.nn.functional.pad(x, (3, 3, 3, 3), mode="replicate")
+    seen = set()
+    for i in range(6):  # each row is a 16x16 window of its padded image: a whole-pixel shift
+        windows = [
+            (dy, dx)
+            for dy in range(7)
+            for dx in range(7)
+            if torch.equal(padded[i, :, dy : dy + 16, dx : dx + 16], a[i])
+        ]
+        assert len(windows) == 1
+        seen.add(windows[0])
+    assert len(seen) > 1  # rows get their own offsets
+
+
+def test_shift_augment_shifts_s_t_and_the_state_input_in_training_only() -> None:
+    plain, shifted = make_model(), make_model(shift_augment=4)
+    shifted.load_state_dict(plain.state_dict())
+    batch = pairs(8) | {STATE_INPUT: images(8, 48, seed=7)}
+    for model in (plain, shifted):
+        model.eval()
+    evaluation = [m.loss(batch, torch.Generator().manual_seed(0))["loss"] for m in (plain, shifted)]
+    torch.testing.assert_close(evaluation[0], evaluation[1])  # eval mode: no shift
+    for model in (plain, shifted):
+        model.train()
+    torch.manual_seed(0)
+    a = plain.loss(batch, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    b = shifted.loss(batch, torch.Generator().manual_seed(0))
+    assert not torch.allclose(a["reconstruction"], b["reconstruction"])
+    # s_0 is never shifted: the context decoder's term is the plain model's
+    torch.testing.assert_close(a["context_reconstruction"], b["context_reconstruction"])

@@ -171,6 +171,15 @@ class CCVAEConfig:
     values). With the Gaussian likelihood the sum is the likelihood of a Gaussian whose precision is
     I + ``gradient_weight`` * D^T D, D the finite differences. Not in CC-RIG (docs/methods/ccrig.md)."""
 
+    shift_augment: int = 0
+    """Training only: s_t (and ``state_input``) shifted by the same random whole-pixel offset in
+    [-shift_augment, shift_augment] along each axis, per pair, the border pixels repeated (the table),
+    s_0 left as it is (0: none). Not in CC-RIG: on ColorPush a third of the s_t show the object near
+    its start place, where the decoder learnt the context's shape, and the rest spread it over the
+    table, where it did not (docs/methods/ccrig.md); shifted copies of the former put that shape
+    everywhere. The random-shift augmentation of pixel RL (DrQ: Kostrikov, Yarats and Fergus 2020;
+    RAD: Laskin et al. 2020), here on a VAE's targets."""
+
     def __post_init__(self) -> None:
         if self.image_size not in SUPPORTED_IMAGE_SIZES:
             raise ConfigError(
@@ -206,6 +215,8 @@ class CCVAEConfig:
             raise ConfigError(
                 f"sprite_size={size} needs decoder='sprite' and at most image_size={self.image_size}"
             )
+        if not isinstance(self.shift_augment, int) or not 0 <= self.shift_augment < self.image_size:
+            raise ConfigError(f"shift_augment={self.shift_augment!r}: expected an integer in [0, image_size)")
         if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
             raise ConfigError(f"sprite_layers={self.sprite_layers!r}: expected a positive integer")
         check_encoder_fields(self.encoder, self.keypoints)
@@ -366,6 +377,10 @@ class CCVAE(nn.Module):
         x, context = self._batch(batch)
         z_c = self.context_encoder(context)  # (B, context_dim)
         state_input = self._pair(batch[STATE_INPUT], x)[0] if STATE_INPUT in batch else x
+        if self.config.shift_augment and self.training and torch.is_grad_enabled():
+            x, state_input = random_shift(
+                [x, state_input], self.config.shift_augment, generator
+            )  # the same shift for s_t and what the state encoder reads; s_0 stays
         mu, logvar = self._posterior(state_input, z_c)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
@@ -476,6 +491,26 @@ def outline_mask(images: Tensor, threshold: float = OUTLINE_CONTRAST) -> Tensor:
         high = F.max_pool2d(images, 3, stride=1, padding=1)
         low = -F.max_pool2d(-images, 3, stride=1, padding=1)
         return ((high - low).amax(1, keepdim=True) > threshold).to(images.dtype)
+
+
+def random_shift(
+    images: list[Tensor], max_shift: int, generator: torch.Generator | None = None
+) -> list[Tensor]:
+    """Each float batch (B, C, H, W) in ``images`` shifted by one random whole-pixel offset per row i,
+    the same for every batch in the list, uniform in [-max_shift, max_shift] on each axis (drawn with
+    ``generator``); pixels shifted in from outside repeat the nearest border pixel."""
+    b, _, h, w = images[0].shape
+    device = images[0].device
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator, device=device)
+    rows = offsets[0, :, None] + torch.arange(h, device=device)  # (B, H) rows of the padded image
+    cols = offsets[1, :, None] + torch.arange(w, device=device)  # (B, W)
+    index = torch.arange(b, device=device)[:, None, None]
+    out = []
+    for batch in images:
+        padded = F.pad(batch, (max_shift,) * 4, mode="replicate")  # (B, C, H + 2m, W + 2m)
+        shifted = padded.permute(0, 2, 3, 1)[index, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+        out.append(shifted.permute(0, 3, 1, 2).contiguous())
+    return out
 
 
 def gradient_error(images: Tensor, target: Tensor) -> Tensor:
