@@ -96,6 +96,8 @@ PICTURE_KEYS = (
     "ccvae_full_data",
     "ccvae_sprite",
     "ccvae_sprite_data",
+    "ccvae_sprite_mode",
+    "ccvae_sprite_mode_data",
     "ccvae_recalibrated",
     "ccvae_raw",
     "ccvae_dropout0",
@@ -180,6 +182,17 @@ VARIANTS = [
         "ccvae_sprite_data",
         "CC-VAE, dropout 0, sprite decoder, swapped appearance, z_t ~ encodings of its training pairs",
         "ccvae_sprite",
+    ),
+    (
+        "ccvae_sprite_mode",
+        "CC-VAE, dropout 0, sprite decoder, swapped appearance, each where-map's mode",
+        "ccvae_sprite_mode",
+    ),
+    (
+        "ccvae_sprite_mode_data",
+        "CC-VAE, dropout 0, sprite decoder, swapped appearance, each where-map's mode, z_t ~ encodings of "
+        "its training pairs",
+        "ccvae_sprite_mode",
     ),
     (
         "ccvae_keypoints_data",
@@ -347,8 +360,17 @@ def full_config(args: argparse.Namespace) -> CCVAEConfig:
 def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
     """The state decoder drawing the object from z_c as a sprite placed by z_t
     (:class:`~affordkit.networks.conv.SpriteDecoder`), outline pixels weighted
-    ``--sprite-outline-weight`` (0: unweighted)."""
-    return swapped_config(args, "sprite", outline_weight=getattr(args, "sprite_outline_weight", 0.0))
+    ``--sprite-outline-weight`` (0: unweighted), the where-maps' entropy weighted
+    ``--sprite-entropy-weight`` over the second half of training, ramped in until the last step
+    (0: none). Its goals are measured twice: as trained (``ccvae_sprite``) and decoding each map's
+    mode alone (``ccvae_sprite_mode``)."""
+    return swapped_config(
+        args,
+        "sprite",
+        outline_weight=getattr(args, "sprite_outline_weight", 0.0),
+        where_entropy_weight=getattr(args, "sprite_entropy_weight", 0.0),
+        where_entropy_start=args.steps // 2 if getattr(args, "sprite_entropy_weight", 0.0) else 0,
+    )
 
 
 def vae_config(args: argparse.Namespace) -> VAEConfig:
@@ -551,20 +573,31 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("ccvae_dropout0", ccvae_goals(ccvae0))
         del ccvae0
 
-    def broadcast_variant(key: str, config: CCVAEConfig, swap: bool = False) -> None:
-        """A dropout-0 broadcast CC-VAE: trained, then its goals from N(0, I) (``key``) and from
-        its training pairs' codes (``key_data``)."""
-        torch.manual_seed(seed)
-        model = CCVAE(config)
-        data = pairs | {STATE_INPUT: pairs["swapped"]} if swap else pairs
-        info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"})
-        train_idx = info.pop("train_indices")
+    def broadcast_variant(
+        key: str, config: CCVAEConfig, swap: bool = False, model: CCVAE | None = None
+    ) -> CCVAE:
+        """A dropout-0 broadcast CC-VAE: trained (or ``model``, trained before, measured again),
+        then its goals from N(0, I) (``key``) and from its training pairs' codes (``key_data``)."""
+        if model is None:
+            torch.manual_seed(seed)
+            model = CCVAE(config)
+            data = pairs | {STATE_INPUT: pairs["swapped"]} if swap else pairs
+            info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"})
+            trained_on[id(model)] = info.pop("train_indices")
+        else:
+            info = out["models"][key] = {"same model as": next(k for k, v in models.items() if v is model)}
+        models[key] = model
+        train_idx = trained_on[id(model)]
         info["context_decoder"] = context_decoder_agreement(model, heldout, detected)
         info["reconstruction"] = reconstruction_agreement(model, pairs, train, args.episodes, seed)
         print(f"seed {seed}: {key} reconstructions {info['reconstruction']}", flush=True)
         measure(key, ccvae_goals(model))
         codes = model.encode_mean(pairs["image"][train_idx], pairs["context"][train_idx])
         measure(f"{key}_data", ccvae_goals(model, codes))
+        return model
+
+    trained_on: dict[int, np.ndarray] = {}  # id(model) -> its training indices
+    models: dict[str, CCVAE] = {}
 
     if not args.skip_broadcast:
         broadcast_variant("ccvae_broadcast", ccvae_config(args, 0.0, decoder="broadcast"))
@@ -584,7 +617,9 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
     if args.full_broadcast:
         broadcast_variant("ccvae_full", full_config(args), swap=True)
     if args.sprite:
-        broadcast_variant("ccvae_sprite", sprite_config(args), swap=True)
+        sprite = broadcast_variant("ccvae_sprite", sprite_config(args), swap=True)
+        sprite.decoder.mode = True  # the same model, each where-map reduced to its mode
+        broadcast_variant("ccvae_sprite_mode", sprite_config(args), swap=True, model=sprite)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -857,9 +892,12 @@ def report(
         "- Objects: the picture shows objects at the start position (where a third of the s_t have "
         "them) drawn sharply and objects elsewhere still blurred, which the detector does not accept. "
         "Training loss, mean of the last 1,000 steps relative to the 1,000 before (per seed, "
-        + ", ".join(f"{name}" for name in per_seed[0]["models"])
+        + ", ".join(f"{name}" for name, m in per_seed[0]["models"].items() if "heldout" in m)
         + "): "
-        + "; ".join(", ".join(f"{late_drop(m):+.1%}" for m in r["models"].values()) for r in per_seed)
+        + "; ".join(
+            ", ".join(f"{late_drop(m):+.1%}" for m in r["models"].values() if "heldout" in m)
+            for r in per_seed
+        )
         + ". Near 0: the loss had flattened at this learning rate, though details worth as little "
         "likelihood as the shape above can still change under a flat loss (in a scratch run, dropout 0, "
         "seed 0, 500 contexts, fit restarted every 1,000 steps: consistency 0.30 at 3,000 steps, 0.41 "
@@ -919,6 +957,8 @@ def report(
     ]
     for r in per_seed:
         for name, m in r["models"].items():
+            if "same model as" in m:  # measured again (e.g. the sprite decoder's modes): no training
+                continue
             h = m["heldout"]
             lines.append(
                 f"| {r['seed']} | {name} | {m['seconds']:.0f} | {h.get('loss', float('nan')):.1f} "
@@ -975,6 +1015,7 @@ def rewrite_report(out: str) -> None:
         outline_channels=int((settings.get("ccvae_outline") or {}).get("decoder_channels", 64)),
         outline_shift=int((settings.get("ccvae_outline") or {}).get("shift_augment", 0)),
         sprite_outline_weight=float((settings.get("ccvae_sprite") or {}).get("outline_weight", 0.0)),
+        sprite_entropy_weight=float((settings.get("ccvae_sprite") or {}).get("where_entropy_weight", 0.0)),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -1076,6 +1117,12 @@ def main() -> None:
         type=float,
         default=0.0,
         help="the --sprite model's outline weight (0: none; independent of --outline-weight)",
+    )
+    parser.add_argument(
+        "--sprite-entropy-weight",
+        type=float,
+        default=0.0,
+        help="the --sprite model's where-map entropy weight, ramped in over the second half (0: none)",
     )
     parser.add_argument(
         "--gradient-weight",

@@ -608,3 +608,43 @@ def test_shift_augment_shifts_s_t_and_the_state_input_in_training_only() -> None
     assert not torch.allclose(a["reconstruction"], b["reconstruction"])
     # s_0 is never shifted: the context decoder's term is the plain model's
     torch.testing.assert_close(a["context_reconstruction"], b["context_reconstruction"])
+
+
+# ------------------------------------------------------------------------------- sprite decoder
+def test_sprite_where_entropy_term_ramps_in_and_joins_the_loss() -> None:
+    model = make_model(decoder="sprite", where_entropy_weight=2.0, where_entropy_start=4)
+    model.train()
+    batch = pairs(4)
+    seen = []
+    for _ in range(10):
+        out = model.loss(batch, torch.Generator().manual_seed(0))
+        weight = float(out["where_entropy_weight"])
+        base = out["reconstruction"] + out["context_reconstruction"] + out["beta"] * out["kl"]
+        torch.testing.assert_close(out["loss"], base + weight * out["where_entropy"])
+        assert 0 < float(out["where_entropy"]) <= 2 * math.log(48 * 48) + 1e-3  # two maps
+        seen.append(weight)
+    assert seen == pytest.approx([0, 0, 0, 0, 0, 0.5, 1.0, 1.5, 2.0, 2.0])  # 0 up to update 4, full at 8
+    assert "where_entropy" not in make_model(decoder="broadcast").loss(batch)  # sprite decoder only
+    with pytest.raises(ConfigError, match="sprite"):
+        CCVAEConfig(decoder="broadcast", where_entropy_weight=1.0)
+    with pytest.raises(ConfigError, match="sprite"):
+        CCVAEConfig(decoder="rig", sprite_mode_decode=True)
+
+
+def test_sprite_mode_decode_draws_each_sprite_once_at_its_maps_peak_in_eval_mode_only() -> None:
+    soft, mode = make_model(decoder="sprite"), make_model(decoder="sprite", sprite_mode_decode=True)
+    mode.load_state_dict(soft.state_dict())
+    z, z_c = torch.randn(3, 6), torch.randn(3, 4)
+    x = torch.cat([z, z_c], dim=1)
+    for model in (soft, mode):
+        model.train()
+    torch.testing.assert_close(mode.decoder.layers(x)["where"], soft.decoder.layers(x)["where"])
+    for model in (soft, mode):
+        model.eval()
+    with torch.no_grad():
+        where, peak = mode.decoder.layers(x)["where"], soft.decoder.layers(x)["where"]
+    assert set(where.unique().tolist()) == {0.0, 1.0} and torch.equal(
+        where.flatten(2).sum(2), torch.ones(3, 2)
+    )
+    assert torch.equal(where.flatten(2).argmax(2), peak.flatten(2).argmax(2))
+    assert not torch.allclose(mode.decode(z, z_c), soft.decode(z, z_c))

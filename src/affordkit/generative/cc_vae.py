@@ -133,6 +133,18 @@ class CCVAEConfig:
     sprite_size: int = 0
     """Side of the ``sprite`` decoder's object patch in pixels, odd (0: 13 at 48x48, 21 at 84x84,
     :func:`~affordkit.networks.conv.default_sprite_size`); unused by the other decoders."""
+    sprite_mode_decode: bool = False
+    """``sprite`` decoder, eval mode (imagined goals, reconstructions for RL): each where-map reduced
+    to its most likely pixel, so each body is its sprite drawn once, unblurred, where the map peaks
+    (:class:`~affordkit.networks.conv.SpriteDecoder`'s ``mode``); training is unchanged."""
+    where_entropy_weight: float = 0.0
+    """``sprite`` decoder: weight of the where-maps' entropy (nats, summed over the maps, averaged
+    over the batch) added to the loss, so each map commits to one place and the body's shape has to
+    be in its sprite (0: none). It grows linearly from 0 at update ``where_entropy_start`` to this
+    weight at twice that update (from the start when 0): a map that must commit before it has found
+    its body settles anywhere."""
+    where_entropy_start: int = 0
+    """See ``where_entropy_weight``."""
     sprite_layers: int = 2
     """Bodies the ``sprite`` decoder draws, each a sprite with its own where-map: 2 for ColorPush
     (effector and object), 3 for ColorMultiPush; unused by the other decoders."""
@@ -195,6 +207,7 @@ class CCVAEConfig:
             "context_weight",
             "outline_weight",
             "gradient_weight",
+            "where_entropy_weight",
         ):
             value = getattr(self, name)
             if not value >= 0 or math.isinf(value):
@@ -217,6 +230,10 @@ class CCVAEConfig:
             )
         if not isinstance(self.shift_augment, int) or not 0 <= self.shift_augment < self.image_size:
             raise ConfigError(f"shift_augment={self.shift_augment!r}: expected an integer in [0, image_size)")
+        if (self.sprite_mode_decode or self.where_entropy_weight) and self.decoder != "sprite":
+            raise ConfigError("sprite_mode_decode and where_entropy_weight need decoder='sprite'")
+        if not isinstance(self.where_entropy_start, int) or self.where_entropy_start < 0:
+            raise ConfigError(f"where_entropy_start={self.where_entropy_start!r}: expected an integer >= 0")
         if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
             raise ConfigError(f"sprite_layers={self.sprite_layers!r}: expected a positive integer")
         check_encoder_fields(self.encoder, self.keypoints)
@@ -365,6 +382,14 @@ class CCVAE(nn.Module):
         progress = (self.num_updates.float() / ramp).clamp(max=1.0)
         return start + (end - start) * progress
 
+    def where_entropy_weight(self) -> Tensor:
+        """The weight of the where-maps' entropy after the ramp so far (0-d tensor, no sync)."""
+        weight, start = self.config.where_entropy_weight, self.config.where_entropy_start
+        if not start:
+            return torch.full((), weight, device=self.device)
+        progress = ((self.num_updates.float() - start) / start).clamp(0.0, 1.0)
+        return weight * progress
+
     def loss(
         self, batch: Mapping[str, Images], generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
@@ -372,8 +397,9 @@ class CCVAE(nn.Module):
         ``"state_input"``, which the state encoder then reads in place of s_t): ``loss`` =
         ``reconstruction`` + context_weight * ``context_reconstruction`` + beta_t * ``kl``, with
         ``beta`` (beta_t) and the per-pixel-value squared errors ``pixel_mse`` (of s_t) and
-        ``context_pixel_mse`` (of s_0). ``generator`` (on this device) draws the reparameterisation
-        noise. Each call in training mode with gradients on counts as one update of the ramp."""
+        ``context_pixel_mse`` (of s_0); with the ``sprite`` decoder also + w_t * ``where_entropy``
+        (w_t: ``where_entropy_weight``, ramped). ``generator`` (on this device) draws the
+        reparameterisation noise (and the shifts of ``shift_augment``). Each call in training mode with gradients on counts as one update of the ramp."""
         x, context = self._batch(batch)
         z_c = self.context_encoder(context)  # (B, context_dim)
         state_input = self._pair(batch[STATE_INPUT], x)[0] if STATE_INPUT in batch else x
@@ -384,22 +410,36 @@ class CCVAE(nn.Module):
         mu, logvar = self._posterior(state_input, z_c)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
-        logits = self.decoder(torch.cat([z, z_c], dim=1))  # (B, 3, H, W)
+        where_entropy = torch.zeros((), device=z.device)
+        if isinstance(self.decoder, SpriteDecoder):
+            parts = self.decoder.layers(torch.cat([z, z_c], dim=1))
+            logits = torch.logit(parts["image"], eps=1e-6)  # (B, 3, H, W), as the decoder's forward
+            where = parts["where"].flatten(2)
+            where_entropy = -(where * where.clamp_min(1e-12).log()).sum((1, 2)).mean()
+        else:
+            logits = self.decoder(torch.cat([z, z_c], dim=1))  # (B, 3, H, W)
         context_logits = self.context_decoder(z_c)
         reconstruction = self._nll(logits, x)
         context_reconstruction = self._nll(context_logits, context)
         kl = (0.5 * (mu.square() + logvar.exp() - 1.0 - logvar)).sum(1).mean()
         beta = self.current_beta()
+        loss = reconstruction + self.config.context_weight * context_reconstruction + beta * kl
+        extra = {}
+        if isinstance(self.decoder, SpriteDecoder):
+            weight = self.where_entropy_weight()
+            loss = loss + weight * where_entropy
+            extra = {"where_entropy": where_entropy.detach(), "where_entropy_weight": weight}
         if self.training and torch.is_grad_enabled():
             self.num_updates += 1
         return {
-            "loss": reconstruction + self.config.context_weight * context_reconstruction + beta * kl,
+            "loss": loss,
             "reconstruction": reconstruction,
             "context_reconstruction": context_reconstruction,
             "kl": kl,
             "beta": beta,
             "pixel_mse": (torch.sigmoid(logits.detach()) - x).square().mean(),
             "context_pixel_mse": (torch.sigmoid(context_logits.detach()) - context).square().mean(),
+            **extra,
         }
 
     @torch.no_grad()
@@ -536,6 +576,7 @@ def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
             config.context_dim,
             sprite_size=config.sprite_size,
             layers=config.sprite_layers,
+            mode=config.sprite_mode_decode,
             channels=config.decoder_channels,
         )
     every = config.context_dim if config.context_every_layer and state else 0

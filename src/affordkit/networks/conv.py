@@ -242,7 +242,9 @@ class SpriteDecoder(nn.Module):
     so a sharp body needs a sharp map and the shape in the sprite. The background cannot draw a body,
     and the maps do not see z_c, so with a state encoder that cannot read the bodies' appearance
     (CC-VAE's ``state_input``) appearance has no way in but the sprites. Assumes a fixed camera and a
-    static background, as on the tabletop. Returns logits (B, 3, H, W) of p (clamped to
+    static background, as on the tabletop. ``mode``: in eval mode each map is replaced by a one-hot
+    at its most likely pixel, so each sprite is drawn once, whole, at the map's mode (training is
+    unchanged). Returns logits (B, 3, H, W) of p (clamped to
     [1e-6, 1 - 1e-6])."""
 
     def __init__(
@@ -255,6 +257,7 @@ class SpriteDecoder(nn.Module):
         channels: int = 64,
         hidden: int = 256,
         full_where: bool = False,
+        mode: bool = False,
     ) -> None:
         super().__init__()
         size = sprite_size or default_sprite_size(image_size)
@@ -283,6 +286,7 @@ class SpriteDecoder(nn.Module):
         # hundred steps (an unscaled logit moves about lr per step: thousands of steps from grey to
         # the table, while the sprites learn to paint the table instead)
         self.background = nn.Parameter(torch.zeros(1, 3, image_size, image_size))
+        self.mode = mode
 
     def sprites(self, z_c: Tensor) -> tuple[Tensor, Tensor]:
         """Colour (B, layers, 3, S, S) and coverage (B, layers, 1, S, S), in [0, 1], of z_c's sprites."""
@@ -295,7 +299,11 @@ class SpriteDecoder(nn.Module):
         ``coverage`` (B, layers, H, W) of each placed sprite, ``background`` (1, 3, H, W) and
         ``image`` (B, 3, H, W), all in [0, 1]."""
         b, n, size = x.shape[0], self.num_layers, self.image_size
-        where = torch.softmax(self.where(x[:, : self.state_dim]).flatten(2), dim=2).view(b, n, size, size)
+        logits = self.where(x[:, : self.state_dim]).flatten(2)  # (B, layers, H * W)
+        if self.mode and not self.training:  # each map's most likely pixel alone
+            where = F.one_hot(logits.argmax(2), size * size).to(logits.dtype).view(b, n, size, size)
+        else:
+            where = torch.softmax(logits, dim=2).view(b, n, size, size)
         rgb, alpha = self.sprites(x[:, self.state_dim :])
         s = self.sprite_size
         placed = place(
