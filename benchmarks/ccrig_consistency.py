@@ -620,6 +620,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         sprite = broadcast_variant("ccvae_sprite", sprite_config(args), swap=True)
         sprite.decoder.mode = True  # the same model, each where-map reduced to its mode
         broadcast_variant("ccvae_sprite_mode", sprite_config(args), swap=True, model=sprite)
+        sprites_picture(sprite, heldout.context[cols], args.out, seed)
 
     if args.paper_beta:
         torch.manual_seed(seed)
@@ -639,6 +640,21 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         measure("vae_data", vae_goals(vae, bank))
     out["seconds"] = time.monotonic() - t0
     return out, picture, heldout.context[cols]
+
+
+def sprites_picture(model: CCVAE, contexts: np.ndarray, out: str, seed: int) -> None:
+    """``runs/consistency/<out>_seed<N>_sprites.png`` (not a results file): for each context (a
+    column), each sprite of the sprite decoder (a row per layer) over mid grey, enlarged 4x, and the
+    model's weights beside it (``..._sprite.pt``), for a closer look."""
+    folder = Path("runs/consistency")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        rgb, alpha = model.decoder.sprites(model.context(contexts))  # (C, L, 3, S, S), (C, L, 1, S, S)
+    tiles = (rgb * alpha + (1 - alpha) * 0.5).transpose(0, 1)  # (L, C, 3, S, S)
+    rows = np.stack([to_uint8_images(layer) for layer in tiles])  # (L, C, S, S, 3)
+    save_png(folder / f"{out}_seed{seed}_sprites.png", image_grid(rows, upscale=4))
+    torch.save(model.state_dict(), folder / f"{out}_seed{seed}_sprite.pt")
 
 
 def reconstruction_agreement(
