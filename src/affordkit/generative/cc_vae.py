@@ -145,6 +145,12 @@ class CCVAEConfig:
     its body settles anywhere."""
     where_entropy_start: int = 0
     """See ``where_entropy_weight``."""
+    where_straight_through_start: int = 0
+    """``sprite`` decoder: from this training update on, each where-map is drawn as its one-hot mode
+    in training too, with straight-through gradients (:class:`~affordkit.networks.conv.SpriteDecoder`'s
+    ``straight_through``), so the sprites stop compensating for spread maps (0: never). With spread
+    maps a sprite learns a deblurred object, whose centre is dimmed to offset the mass its rim
+    spreads inward: drawn at the map's mode it shows a dark centre (docs/methods/ccrig.md)."""
     sprite_layers: int = 2
     """Bodies the ``sprite`` decoder draws, each a sprite with its own where-map: 2 for ColorPush
     (effector and object), 3 for ColorMultiPush; unused by the other decoders."""
@@ -232,6 +238,12 @@ class CCVAEConfig:
             raise ConfigError(f"shift_augment={self.shift_augment!r}: expected an integer in [0, image_size)")
         if (self.sprite_mode_decode or self.where_entropy_weight) and self.decoder != "sprite":
             raise ConfigError("sprite_mode_decode and where_entropy_weight need decoder='sprite'")
+        if self.where_straight_through_start and self.decoder != "sprite":
+            raise ConfigError("where_straight_through_start needs decoder='sprite'")
+        if not isinstance(self.where_straight_through_start, int) or self.where_straight_through_start < 0:
+            raise ConfigError(
+                f"where_straight_through_start={self.where_straight_through_start!r}: expected an int >= 0"
+            )
         if not isinstance(self.where_entropy_start, int) or self.where_entropy_start < 0:
             raise ConfigError(f"where_entropy_start={self.where_entropy_start!r}: expected an integer >= 0")
         if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
@@ -399,7 +411,8 @@ class CCVAE(nn.Module):
         ``beta`` (beta_t) and the per-pixel-value squared errors ``pixel_mse`` (of s_t) and
         ``context_pixel_mse`` (of s_0); with the ``sprite`` decoder also + w_t * ``where_entropy``
         (w_t: ``where_entropy_weight``, ramped). ``generator`` (on this device) draws the
-        reparameterisation noise (and the shifts of ``shift_augment``). Each call in training mode with gradients on counts as one update of the ramp."""
+        reparameterisation noise (and the shifts of ``shift_augment``). Each call in training mode
+        with gradients on counts as one update of the ramps."""
         x, context = self._batch(batch)
         z_c = self.context_encoder(context)  # (B, context_dim)
         state_input = self._pair(batch[STATE_INPUT], x)[0] if STATE_INPUT in batch else x
@@ -412,6 +425,8 @@ class CCVAE(nn.Module):
         z = mu + torch.exp(0.5 * logvar) * eps
         where_entropy = torch.zeros((), device=z.device)
         if isinstance(self.decoder, SpriteDecoder):
+            start = self.config.where_straight_through_start
+            self.decoder.straight_through = bool(start) and int(self.num_updates) >= start
             parts = self.decoder.layers(torch.cat([z, z_c], dim=1))
             logits = torch.logit(parts["image"], eps=1e-6)  # (B, 3, H, W), as the decoder's forward
             where = parts["where"].flatten(2)

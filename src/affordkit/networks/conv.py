@@ -244,7 +244,10 @@ class SpriteDecoder(nn.Module):
     (CC-VAE's ``state_input``) appearance has no way in but the sprites. Assumes a fixed camera and a
     static background, as on the tabletop. ``mode``: in eval mode each map is replaced by a one-hot
     at its most likely pixel, so each sprite is drawn once, whole, at the map's mode (training is
-    unchanged). Returns logits (B, 3, H, W) of p (clamped to
+    unchanged). ``straight_through`` (an attribute, off at first): in training too each map is its
+    one-hot mode in the forward pass, while gradients flow as through the softmax (the
+    straight-through estimator, Bengio, Leonard and Courville 2013), so the sprites learn to match
+    the targets unblurred. Returns logits (B, 3, H, W) of p (clamped to
     [1e-6, 1 - 1e-6])."""
 
     def __init__(
@@ -287,6 +290,7 @@ class SpriteDecoder(nn.Module):
         # the table, while the sprites learn to paint the table instead)
         self.background = nn.Parameter(torch.zeros(1, 3, image_size, image_size))
         self.mode = mode
+        self.straight_through = False
 
     def sprites(self, z_c: Tensor) -> tuple[Tensor, Tensor]:
         """Colour (B, layers, 3, S, S) and coverage (B, layers, 1, S, S), in [0, 1], of z_c's sprites."""
@@ -300,10 +304,12 @@ class SpriteDecoder(nn.Module):
         ``image`` (B, 3, H, W), all in [0, 1]."""
         b, n, size = x.shape[0], self.num_layers, self.image_size
         logits = self.where(x[:, : self.state_dim]).flatten(2)  # (B, layers, H * W)
-        if self.mode and not self.training:  # each map's most likely pixel alone
-            where = F.one_hot(logits.argmax(2), size * size).to(logits.dtype).view(b, n, size, size)
-        else:
-            where = torch.softmax(logits, dim=2).view(b, n, size, size)
+        soft = torch.softmax(logits, dim=2)
+        if (self.mode and not self.training) or (self.straight_through and self.training):
+            hard = F.one_hot(logits.argmax(2), size * size).to(logits.dtype)  # each map's likeliest pixel
+            # training: the hard map forward, the softmax's gradient backward (straight-through)
+            soft = hard + soft - soft.detach() if self.training else hard
+        where = soft.view(b, n, size, size)
         rgb, alpha = self.sprites(x[:, self.state_dim :])
         s = self.sprite_size
         placed = place(
