@@ -648,3 +648,23 @@ def test_sprite_mode_decode_draws_each_sprite_once_at_its_maps_peak_in_eval_mode
     )
     assert torch.equal(where.flatten(2).argmax(2), peak.flatten(2).argmax(2))
     assert not torch.allclose(mode.decode(z, z_c), soft.decode(z, z_c))
+
+
+def test_sprite_straight_through_draws_modes_in_training_from_its_start_with_gradients() -> None:
+    model = make_model(decoder="sprite", where_straight_through_start=2)
+    model.train()
+    batch = pairs(4)
+    x = torch.cat([torch.randn(4, 6), torch.randn(4, 4)], dim=1)
+    for update in range(3):
+        model.loss(batch, torch.Generator().manual_seed(0))  # sets the mode for the next update
+        where = model.decoder.layers(x)["where"]
+        flat = where.detach().flatten(2)
+        one_hot = torch.nn.functional.one_hot(flat.argmax(2), flat.shape[2]).float()
+        hard = torch.allclose(flat, one_hot, atol=1e-6)  # up to the rounding of hard + soft - soft
+        assert model.decoder.straight_through == (update >= 2) and hard == (update >= 2)
+    model.zero_grad(set_to_none=True)
+    model.loss(batch, torch.Generator().manual_seed(0))["loss"].backward()
+    where_grads = [p.grad for p in model.decoder.where.parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in where_grads)  # the softmax's gradient flows
+    with pytest.raises(ConfigError, match="sprite"):
+        CCVAEConfig(decoder="broadcast", where_straight_through_start=5)
