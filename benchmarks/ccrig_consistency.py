@@ -362,7 +362,8 @@ def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
     (:class:`~affordkit.networks.conv.SpriteDecoder`), outline pixels weighted
     ``--sprite-outline-weight`` (0: unweighted), the where-maps' entropy weighted
     ``--sprite-entropy-weight`` over the second half of training, ramped in until the last step
-    (0: none), each map drawn as its mode from half-way with ``--sprite-straight-through``. Its goals
+    (0: none), each map drawn as its mode from half-way with ``--sprite-straight-through`` (from
+    another fraction of the steps with ``--sprite-straight-through-from``). Its goals
     are measured twice: as trained (``ccvae_sprite``) and decoding each map's
     mode alone (``ccvae_sprite_mode``)."""
     return swapped_config(
@@ -371,9 +372,7 @@ def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
         outline_weight=getattr(args, "sprite_outline_weight", 0.0),
         where_entropy_weight=getattr(args, "sprite_entropy_weight", 0.0),
         where_entropy_start=args.steps // 2 if getattr(args, "sprite_entropy_weight", 0.0) else 0,
-        where_straight_through_start=args.steps // 2
-        if getattr(args, "sprite_straight_through", False)
-        else 0,
+        where_straight_through_start=int(args.steps * getattr(args, "sprite_straight_through_from", 0.0)),
     )
 
 
@@ -1036,9 +1035,10 @@ def rewrite_report(out: str) -> None:
         outline_shift=int((settings.get("ccvae_outline") or {}).get("shift_augment", 0)),
         sprite_outline_weight=float((settings.get("ccvae_sprite") or {}).get("outline_weight", 0.0)),
         sprite_entropy_weight=float((settings.get("ccvae_sprite") or {}).get("where_entropy_weight", 0.0)),
-        sprite_straight_through=bool(
-            (settings.get("ccvae_sprite") or {}).get("where_straight_through_start")
-        ),
+        sprite_straight_through_from=int(
+            (settings.get("ccvae_sprite") or {}).get("where_straight_through_start", 0)
+        )
+        / settings["fit"]["num_steps"],
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -1149,8 +1149,17 @@ def main() -> None:
     )
     parser.add_argument(
         "--sprite-straight-through",
-        action="store_true",
+        dest="sprite_straight_through_from",
+        action="store_const",
+        const=0.5,
+        default=0.0,
         help="the --sprite model draws each where-map's mode in training from half-way (straight-through)",
+    )
+    parser.add_argument(
+        "--sprite-straight-through-from",
+        type=float,
+        default=0.0,
+        help="the same from this fraction of the steps on (0: never)",
     )
     parser.add_argument(
         "--gradient-weight",
