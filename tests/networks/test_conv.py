@@ -257,6 +257,8 @@ def test_sprite_decoder_draws_the_same_object_wherever_z_t_puts_it() -> None:
     a_map[0, 0, 24, 24], b_map[0, 0, 30, 10] = 1.0, 1.0
     first, second = place(a_map, sprite), place(b_map, sprite)
     torch.testing.assert_close(first[..., 18:31, 18:31], second[..., 24:37, 4:17])
+    full = SpriteDecoder(48, state_dim=6, context_dim=4, layers=3, full_where=True)
+    assert isinstance(full.where, FullBroadcastDecoder) and full.layers(x)["where"].shape == (5, 3, 48, 48)
     for bad in (
         dict(sprite_size=4),
         dict(sprite_size=1),

@@ -242,13 +242,15 @@ class SpriteDecoder(nn.Module):
     so a sharp body needs a sharp map and the shape in the sprite. The background cannot draw a body,
     and the maps do not see z_c, so with a state encoder that cannot read the bodies' appearance
     (CC-VAE's ``state_input``) appearance has no way in but the sprites. Assumes a fixed camera and a
-    static background, as on the tabletop. ``mode``: in eval mode each map is replaced by a one-hot
-    at its most likely pixel, so each sprite is drawn once, whole, at the map's mode (training is
-    unchanged). ``straight_through`` (an attribute, off at first): in training too each map is its
-    one-hot mode in the forward pass, while gradients flow as through the softmax (the
-    straight-through estimator, Bengio, Leonard and Courville 2013), so the sprites learn to match
-    the targets unblurred. Returns logits (B, 3, H, W) of p (clamped to
-    [1e-6, 1 - 1e-6])."""
+    static background, as on the tabletop.
+
+    ``full_where``: the maps from a :class:`FullBroadcastDecoder` (full resolution, no deconv, 4.3
+    times the FLOPs) instead. ``mode``: in eval mode each map is replaced by a one-hot at its most
+    likely pixel, so each sprite is drawn once, whole, at the map's mode (training is unchanged).
+    ``straight_through`` (an attribute, off at first): in training too each map is its one-hot mode
+    in the forward pass, while gradients flow as through the softmax (the straight-through
+    estimator, Bengio, Leonard and Courville 2013), so the sprites learn to match the targets
+    unblurred. Returns logits (B, 3, H, W) of p (clamped to [1e-6, 1 - 1e-6])."""
 
     def __init__(
         self,
