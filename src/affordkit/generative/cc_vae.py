@@ -426,7 +426,7 @@ class CCVAE(nn.Module):
         where_entropy = torch.zeros((), device=z.device)
         if isinstance(self.decoder, SpriteDecoder):
             start = self.config.where_straight_through_start
-            self.decoder.straight_through = bool(start) and int(self.num_updates) >= start
+            self.decoder.straight_through = self.num_updates >= start if start else False  # no host sync
             parts = self.decoder.layers(torch.cat([z, z_c], dim=1))
             logits = torch.logit(parts["image"], eps=1e-6)  # (B, 3, H, W), as the decoder's forward
             where = parts["where"].flatten(2)

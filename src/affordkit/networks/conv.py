@@ -247,10 +247,10 @@ class SpriteDecoder(nn.Module):
     ``full_where``: the maps from a :class:`FullBroadcastDecoder` (full resolution, no deconv, 4.3
     times the FLOPs) instead. ``mode``: in eval mode each map is replaced by a one-hot at its most
     likely pixel, so each sprite is drawn once, whole, at the map's mode (training is unchanged).
-    ``straight_through`` (an attribute, off at first): in training too each map is its one-hot mode
-    in the forward pass, while gradients flow as through the softmax (the straight-through
-    estimator, Bengio, Leonard and Courville 2013), so the sprites learn to match the targets
-    unblurred. Returns logits (B, 3, H, W) of p (clamped to [1e-6, 1 - 1e-6])."""
+    ``straight_through`` (an attribute, off at first; a bool or a 0-d bool tensor): in training
+    too each map is its one-hot mode in the forward pass, while gradients flow as through the
+    softmax (the straight-through estimator, Bengio, Leonard and Courville 2013), so the sprites
+    learn to match the targets unblurred. Returns logits (B, 3, H, W) of p (clamped to [1e-6, 1 - 1e-6])."""
 
     def __init__(
         self,
@@ -292,7 +292,7 @@ class SpriteDecoder(nn.Module):
         # the table, while the sprites learn to paint the table instead)
         self.background = nn.Parameter(torch.zeros(1, 3, image_size, image_size))
         self.mode = mode
-        self.straight_through = False
+        self.straight_through: bool | Tensor = False
 
     def sprites(self, z_c: Tensor) -> tuple[Tensor, Tensor]:
         """Colour (B, layers, 3, S, S) and coverage (B, layers, 1, S, S), in [0, 1], of z_c's sprites."""
@@ -307,10 +307,12 @@ class SpriteDecoder(nn.Module):
         b, n, size = x.shape[0], self.num_layers, self.image_size
         logits = self.where(x[:, : self.state_dim]).flatten(2)  # (B, layers, H * W)
         soft = torch.softmax(logits, dim=2)
-        if (self.mode and not self.training) or (self.straight_through and self.training):
+        through = self.straight_through if self.training else False
+        if (self.mode and not self.training) or through is not False:
             hard = F.one_hot(logits.argmax(2), size * size).to(logits.dtype)  # each map's likeliest pixel
-            # training: the hard map forward, the softmax's gradient backward (straight-through)
-            soft = hard + soft - soft.detach() if self.training else hard
+            # training: the hard map forward, the softmax's gradient backward (straight-through);
+            # ``through`` may be a 0-d bool tensor on the device, so switching on needs no host sync
+            soft = soft + (hard - soft).detach() * through if self.training else hard
         where = soft.view(b, n, size, size)
         rgb, alpha = self.sprites(x[:, self.state_dim :])
         s = self.sprite_size
