@@ -10,9 +10,12 @@ stored with its latest RL checkpoint), on images the env renders from random goa
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
-A run folder whose RL has not checkpointed yet is probed with its pre-trained VAE.
+A run folder whose RL has not checkpointed yet is probed with its pre-trained VAE. A CC-RIG run's
+CC-VAE is probed through the state code it gives the policy, mu(s_t, s_0), each scene drawn on one
+of 100 tables (objects of its own colour and shape on ColorPush) with that table's reset image as
+the context s_0.
 
-Scenes keep the effector and the object apart (centres more than 0.26 apart: no overlap).
+Scenes keep the effector and the object apart (centres more than 0.26 apart on Push: no overlap).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ import numpy as np
 import torch
 
 from affordkit.envs import make_vector_env
+from affordkit.generative import CCVAE
 from affordkit.loops import checkpoint
 from affordkit.methods import rig
+from affordkit.types import IMAGE
 
 try:
     from benchmarks._common import provenance, provenance_lines, write_results
@@ -42,8 +47,8 @@ BODIES = {"effector": slice(0, 2), "object": slice(2, 4)}
 def load_vae(run_dir: Path) -> tuple[Any, str]:
     """The VAE of the run's latest RL checkpoint, or, before the first one, the pre-trained VAE."""
     cfg = rig.load_run_config(run_dir)
-    if cfg.observation != "latent" or cfg.latent_model != "vae":
-        raise SystemExit(f"{run_dir}: not a RIG run with a plain VAE (observation {cfg.observation!r})")
+    if cfg.observation != "latent":
+        raise SystemExit(f"{run_dir}: not a RIG or CC-RIG run (observation {cfg.observation!r})")
     artifacts = Path(run_dir) / rig.ARTIFACTS
     if not (artifacts / "rl").exists() and (artifacts / "vae.pt").exists():
         state, _ = checkpoint.load(artifacts / "vae.pt", with_replay=False)
@@ -54,13 +59,23 @@ def load_vae(run_dir: Path) -> tuple[Any, str]:
     return agent.vae, cfg.env
 
 
-def scenes(n: int, rng: np.random.Generator, hand_half: float, object_half: float) -> np.ndarray:
-    """(n, 4) random goal states [effector xy, object xy] with the two bodies apart."""
+def min_gap(cfg: Any) -> float:
+    """Centre distance that keeps the effector off the object whatever its shape: 0.26 on Push
+    (discs), more where boxes may appear (their corners reach further)."""
+    boxes = cfg.randomize_appearance or "box" in cfg.object_shapes
+    extent = max(cfg.disc_radius, cfg.box_half * np.sqrt(2)) if boxes else cfg.disc_radius
+    return float(cfg.hand_radius + extent + 0.01)
+
+
+def scenes(
+    n: int, rng: np.random.Generator, hand_half: float, object_half: float, gap: float = 0.26
+) -> np.ndarray:
+    """(n, 4) random goal states [effector xy, object xy] with the two bodies ``gap`` apart."""
     out: list[np.ndarray] = []
     while sum(len(o) for o in out) < n:
         h = rng.uniform(-hand_half, hand_half, (4 * n, 2))
         p = rng.uniform(-object_half, object_half, (4 * n, 2))
-        keep = np.linalg.norm(h - p, axis=1) > 0.26
+        keep = np.linalg.norm(h - p, axis=1) > gap
         out.append(np.concatenate([h, p], axis=1)[keep])
     return np.concatenate(out)[:n].astype(np.float32)
 
@@ -68,19 +83,25 @@ def scenes(n: int, rng: np.random.Generator, hand_half: float, object_half: floa
 def probe(run_dir: Path, seed: int) -> dict[str, Any]:
     vae, env_name = load_vae(run_dir)
     env = make_vector_env(env_name, CHUNK, autoreset_mode="disabled")
-    env.reset(seed=seed)
+    first, _ = env.reset(seed=seed)
+    contexts = first[IMAGE]  # CC-VAE: each table's reset image is the context of its scenes
     cfg = env.config
     if cfg.num_objects != 1:
         raise SystemExit(f"{run_dir}: the probe reads one object; {env_name} has {cfg.num_objects}")
     rng = np.random.default_rng(seed)
 
+    def encode_chunk(images: np.ndarray) -> np.ndarray:
+        if isinstance(vae, CCVAE):
+            return vae.encode_mean(images, contexts[: len(images)]).float().numpy()
+        return vae.encode_mean(images).float().numpy()
+
     def encode(states: np.ndarray) -> np.ndarray:
         return np.concatenate(
-            [vae.encode_mean(env.render_goal(states[i : i + CHUNK])).float().numpy()
-             for i in range(0, len(states), CHUNK)]
-        )  # fmt: skip
+            [encode_chunk(env.render_goal(states[i : i + CHUNK])) for i in range(0, len(states), CHUNK)]
+        )
 
-    s = scenes(TRAIN + TEST, rng, cfg.hand_goal_half, cfg.object_goal_half)
+    gap = min_gap(cfg)
+    s = scenes(TRAIN + TEST, rng, cfg.hand_goal_half, cfg.object_goal_half, gap)
     z = encode(s)
     tr, te = slice(0, TRAIN), slice(TRAIN, TRAIN + TEST)
     weights = np.linalg.lstsq(np.c_[z[tr], np.ones(TRAIN)], s[tr], rcond=None)[0]
@@ -104,7 +125,7 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
             moved[:, cols] += step * np.stack([np.cos(angle), np.sin(angle)], axis=1)
             half = cfg.hand_goal_half if body == "effector" else cfg.object_goal_half
             moved[:, cols] = np.clip(moved[:, cols], -half, half)
-            apart = np.linalg.norm(moved[:, :2] - moved[:, 2:], axis=1) > 0.26
+            apart = np.linalg.norm(moved[:, :2] - moved[:, 2:], axis=1) > gap
             moved[~apart] = s[:TEST][~apart]  # a move into the other body is left out
             dist = np.linalg.norm(encode(moved) - z[:TEST], axis=1)[apart]
             moves[str(step)] = float(np.median(dist))
@@ -120,7 +141,7 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     moves = " / ".join(str(m) for m in MOVES)
     lines = [
-        "# RIG: how the VAE encodes each body",
+        "# RIG and CC-RIG: how the VAE encodes each body",
         "",
         *provenance_lines(meta),
         f"- scenes: {TRAIN:,} to fit, {TEST:,} held out; random goal states, bodies apart",

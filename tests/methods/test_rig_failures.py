@@ -8,7 +8,7 @@ import numpy as np
 from benchmarks import rig_failures
 
 from affordkit.methods import rig
-from tests.methods.test_rig import smoke
+from tests.methods.test_rig import ccrig_smoke, smoke
 
 
 def test_breakdown_of_a_finished_run(tmp_path: Path) -> None:
@@ -37,6 +37,28 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
         assert body["linear_error"] >= 0 and body["knn_error"] >= 0 and body["knn_error_true_state"] > 0
         per_move = list(body["latent_distance_per_move"].values())
         assert len(per_move) == len(probe.MOVES) and all(v >= 0 for v in per_move)
+
+
+def test_latent_probe_of_a_ccrig_run_reads_the_state_code(tmp_path: Path, monkeypatch) -> None:
+    """A CC-RIG run is probed through mu(s_t, s_0): scenes on ColorPush tables (boxes among the
+    objects, so the scenes keep a wider gap than Push's discs need) with each table's reset image
+    as the context."""
+    from benchmarks import rig_latent_probe as probe
+
+    monkeypatch.setattr(probe, "TRAIN", 200)
+    monkeypatch.setattr(probe, "TEST", 100)
+    run_dir = rig.run(ccrig_smoke(tmp_path), progress=False).parent
+    cfg = rig.load_run_config(run_dir)
+    assert cfg.latent_model == "ccvae"
+    from affordkit.envs import make_vector_env
+
+    env_cfg = make_vector_env(cfg.env, 1).config
+    assert probe.min_gap(env_cfg) > 0.26  # boxes' corners reach further than a disc
+    row = probe.probe(run_dir, seed=0)
+    assert set(row["bodies"]) == {"effector", "object"}
+    for body in row["bodies"].values():
+        assert np.isfinite(body["linear_error"]) and body["knn_error_true_state"] > 0
+    assert probe.probe(run_dir, seed=0) == row  # the same scenes and contexts: the same answer
 
 
 def test_benchmark_keeps_a_record_of_each_finished_run(tmp_path: Path, monkeypatch) -> None:
