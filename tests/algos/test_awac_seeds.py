@@ -17,6 +17,7 @@ from tests.algos.test_td3_seeds import (
     SEEDS,
     assert_close_states,
     batches,
+    check_refusals,
     check_restore,
     check_taken_out,
     check_together_equals_singles,
@@ -81,15 +82,6 @@ def test_restored_learners_continue_bit_identically() -> None:
 
 
 def test_bad_seeds_shapes_and_generators_are_refused() -> None:
-    for seeds in ([], [1, 1]):
-        with pytest.raises(ConfigError):
-            AWACSeeds(OBS_DIM, ACTION_DIM, CONFIGS["defaults"], seeds=seeds)
-    together = AWACSeeds(OBS_DIM, ACTION_DIM, CONFIGS["defaults"], seeds=SEEDS)
-    with pytest.raises(ConfigError):
-        together.update(stacked(batches(0, k=2)))
-    with pytest.raises(ConfigError):
-        together.update(batches(0)[0])
-    with pytest.raises(ConfigError):
-        together.act(torch.randn(5, OBS_DIM))
+    together = check_refusals(lambda seeds: AWACSeeds(OBS_DIM, ACTION_DIM, CONFIGS["defaults"], seeds=seeds))
     with pytest.raises(ConfigError):
         together.explore(torch.randn(len(SEEDS), 5, OBS_DIM), [torch.Generator()])

@@ -126,14 +126,21 @@ def test_restored_learners_continue_bit_identically() -> None:
     check_restore(lambda seeds: TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=seeds))
 
 
-def test_bad_seeds_and_shapes_are_refused() -> None:
+def check_refusals(make: Callable[[list[int]], Any]) -> Any:
+    """Learners from ``make(seeds)`` refuse no seeds, repeated seeds, a minibatch per learner for
+    another number of learners, an unstacked minibatch and unstacked observations; returns one."""
     for seeds in ([], [1, 1]):
         with pytest.raises(ConfigError):
-            TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=seeds)
-    together = TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=SEEDS)
+            make(seeds)
+    together = make(SEEDS)
     with pytest.raises(ConfigError):
         together.update(stacked(batches(0, k=2)))
     with pytest.raises(ConfigError):
         together.update(batches(0)[0])
     with pytest.raises(ConfigError):
         together.act(torch.randn(5, OBS_DIM))
+    return together
+
+
+def test_bad_seeds_and_shapes_are_refused() -> None:
+    check_refusals(lambda seeds: TD3Seeds(OBS_DIM, ACTION_DIM, CONFIG, seeds=seeds))

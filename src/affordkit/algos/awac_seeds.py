@@ -18,22 +18,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from affordkit.algos import common
 from affordkit.algos.awac import AWAC, AWACConfig, advantage_weights
 from affordkit.algos.common import adam, twin_q_target
 from affordkit.algos.stacked import (
-    LearnerView,
+    GaussianSeedView,
     Stack,
-    StackedLearners,
+    StackedGaussianPolicies,
     stack_parameters,
-    stacked_mlp,
     stacked_twin_q,
 )
-from affordkit.networks.policies import LOG_2PI
 from affordkit.types import Batch
 
 
-class AWACSeeds(StackedLearners):
+class AWACSeeds(StackedGaussianPolicies):
     """``AWACSeeds(obs_dim, action_dim, AWACConfig(), seeds=[0, 1, 2, 3, 4])``: K AWAC learners, one
     update for all. ``update`` takes a ``Batch`` of (K, B, ...) fields and returns metrics of shape
     (K,), one value per learner."""
@@ -62,23 +59,7 @@ class AWACSeeds(StackedLearners):
         self.policy_optimizer = adam(self.policy.values(), c.actor_lr, c.implementation, decay)
         self.critic_optimizer = adam(self.critic.values(), c.critic_lr, c.implementation)
 
-    # ---- the K Gaussian policies and critics on stacked parameters -------------------------------
-
-    def mean(self, obs: Tensor) -> Tensor:
-        """tanh(MLP_k(obs_k)) (K, B, action_dim)."""
-        return stacked_mlp(self.mean_layers, self.policy, "mean_net.", obs)
-
-    def log_std(self) -> Tensor:
-        """(K, 1, action_dim), in [min_log_std, max_log_std]."""
-        c = self.config
-        logits = self.policy["log_std_logits"]
-        return (c.min_log_std + torch.sigmoid(logits) * (c.max_log_std - c.min_log_std)).unsqueeze(1)
-
-    def log_prob(self, obs: Tensor, action: Tensor) -> Tensor:
-        """log pi_k(action_k | obs_k) (K, B)."""
-        log_std = self.log_std()
-        z = (action - self.mean(obs)) * torch.exp(-log_std)
-        return (-0.5 * z.pow(2) - log_std - 0.5 * LOG_2PI).sum(-1)
+    # ---- the K Gaussian policies (StackedGaussianPolicies) and critics on stacked parameters ----
 
     def sample(self, obs: Tensor, generators: Sequence[torch.Generator] | None = None) -> Tensor:
         """One action per row (K, B, action_dim), clipped to [-1, 1]; learner k draws from
@@ -89,12 +70,6 @@ class AWACSeeds(StackedLearners):
 
     def q_values(self, params: Stack, obs: Tensor, action: Tensor) -> tuple[Tensor, ...]:
         return stacked_twin_q(self.critic_layers, params, obs, action)
-
-    @torch.no_grad()
-    def act(self, obs: Tensor) -> Tensor:
-        """The policies' means (K, B, action_dim) for obs (K, B, obs_dim): the evaluation actions."""
-        self.check_obs(obs)
-        return self.mean(obs)
 
     @torch.no_grad()
     def explore(self, obs: Tensor, generators: Sequence[torch.Generator]) -> Tensor:
@@ -154,20 +129,11 @@ class AWACSeeds(StackedLearners):
         return metrics
 
 
-class AWACSeedView(LearnerView):
+class AWACSeedView(GaussianSeedView):
     """Learner k of an ``AWACSeeds`` as one ``AWAC``: ``act``, ``explore`` and ``state_dict`` as the
     single learner's."""
 
     stack: AWACSeeds
-
-    def _mean(self, obs: Tensor) -> Tensor:
-        common.check_obs(obs, self.stack.obs_dim)
-        return stacked_mlp(self.stack.mean_layers, self.own(self.stack.policy), "mean_net.", obs[None])[0]
-
-    @torch.no_grad()
-    def act(self, obs: Tensor) -> Tensor:
-        """Learner k's policy mean (B, action_dim), as ``AWAC.act``."""
-        return self._mean(obs)
 
     @torch.no_grad()
     def explore(self, obs: Tensor, generator: torch.Generator) -> Tensor:

@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from affordkit.algos.common import load_optimizer
+from affordkit.algos.common import check_obs, load_optimizer
 from affordkit.errors import ConfigError
 from affordkit.networks.fast import OneDNNLinear, stacked_linear
 from affordkit.networks.mlp import TwinQ
+from affordkit.networks.policies import LOG_2PI
 from affordkit.types import Batch
 
 Stack = dict[str, Any]  # parameter name (as in the single network's state_dict) -> (K, ...) tensor
@@ -83,7 +84,8 @@ class StackedLearners:
     """The state of K stacked learners. A subclass names its stacked networks (``NETWORKS``,
     attributes holding a ``Stack``) and optimisers (``OPTIMIZERS``) by the keys of the single
     learner's ``state_dict``, and sets ``config``, ``seeds``, ``obs_dim``, ``action_dim``,
-    ``generators`` (one per learner) and ``num_updates``."""
+    ``generators`` (one per learner; none for learners that draw nothing, such as BC) and
+    ``num_updates``."""
 
     NETWORKS: ClassVar[tuple[str, ...]]
     OPTIMIZERS: ClassVar[tuple[str, ...]]
@@ -115,7 +117,7 @@ class StackedLearners:
         singles = [single(obs_dim, action_dim, config, seed=s, device=device) for s in self.seeds]
         self.config, self.obs_dim, self.action_dim = config, obs_dim, action_dim
         self.device: torch.device = singles[0].device
-        self.generators = [s.generator for s in singles]
+        self.generators = [s.generator for s in singles if getattr(s, "generator", None) is not None]
         self.num_updates = 0
         return singles
 
@@ -129,7 +131,7 @@ class StackedLearners:
             return {name: value.detach()[k].clone() for name, value in stack.items()}
 
         state = self._state(one, lambda optimizer: one_optimizer(optimizer, k))
-        return {**state, "generator": self.generators[k].get_state()}
+        return {**state, "generator": self.generators[k].get_state()} if self.generators else state
 
     def state_dict(self) -> dict[str, Any]:
         """Every learner's state, stacked (tensors shared with the learner: copy before updating)."""
@@ -200,6 +202,38 @@ class StackedLearners:
         return torch.stack([torch.randn(tuple(shape), generator=g, device=device) for g in generators])
 
 
+class StackedGaussianPolicies(StackedLearners):
+    """K stacked Gaussian policies of ``networks/policies.py``'s layout (a tanh-squashed MLP mean
+    and a state-independent log-std), the actors of ``AWACSeeds`` and ``BCSeeds``. The subclass
+    stacks its policies into ``policy`` and sets ``mean_layers`` (one single policy's ``mean_net``);
+    ``config`` has ``min_log_std`` and ``max_log_std``."""
+
+    policy: Stack
+    mean_layers: nn.Sequential
+
+    def mean(self, obs: Tensor) -> Tensor:
+        """tanh(MLP_k(obs_k)) (K, B, action_dim)."""
+        return stacked_mlp(self.mean_layers, self.policy, "mean_net.", obs)
+
+    def log_std(self) -> Tensor:
+        """(K, 1, action_dim), in [min_log_std, max_log_std]."""
+        c = self.config
+        logits = self.policy["log_std_logits"]
+        return (c.min_log_std + torch.sigmoid(logits) * (c.max_log_std - c.min_log_std)).unsqueeze(1)
+
+    def log_prob(self, obs: Tensor, action: Tensor) -> Tensor:
+        """log pi_k(action_k | obs_k) (K, B)."""
+        log_std = self.log_std()
+        z = (action - self.mean(obs)) * torch.exp(-log_std)
+        return (-0.5 * z.pow(2) - log_std - 0.5 * LOG_2PI).sum(-1)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        """The policies' means (K, B, action_dim) for obs (K, B, obs_dim): the evaluation actions."""
+        self.check_obs(obs)
+        return self.mean(obs)
+
+
 class LearnerView:
     """Learner k of a stack of learners, seen as one single learner by what acts with it (a method's
     agent k): ``state_dict`` is the single learner's checkpoint; subclasses add ``act`` (and
@@ -221,3 +255,19 @@ class LearnerView:
 
     def state_dict(self) -> dict[str, Any]:
         return self.stack.learner_state_dict(self.k)
+
+
+class GaussianSeedView(LearnerView):
+    """Learner k of a ``StackedGaussianPolicies`` as its single learner: ``act`` is the policy's
+    mean, on learner k's current parameters."""
+
+    stack: StackedGaussianPolicies
+
+    def _mean(self, obs: Tensor) -> Tensor:
+        check_obs(obs, self.stack.obs_dim)
+        return stacked_mlp(self.stack.mean_layers, self.own(self.stack.policy), "mean_net.", obs[None])[0]
+
+    @torch.no_grad()
+    def act(self, obs: Tensor) -> Tensor:
+        """Learner k's policy mean (B, action_dim), as the single learner's ``act``."""
+        return self._mean(obs)

@@ -39,6 +39,7 @@ from affordkit import atomic
 from affordkit.algos.awac import AWAC, AWACConfig
 from affordkit.algos.awac_seeds import AWACSeeds, AWACSeedView
 from affordkit.algos.bc import BC, BCConfig
+from affordkit.algos.bc_seeds import BCSeeds, BCSeedView
 from affordkit.data import DatasetError, EpisodeDataset, EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
 from affordkit.envs import make_vector_env, resolve
@@ -71,8 +72,9 @@ class AWACRunConfig:
     """Seeds the networks, batch sampling, exploration, env resets and evaluation goals."""
     seeds: int = 1
     """Seeds trained together in one process: ``seed``, ``seed + 1``, ..., each its own learner,
-    env, buffer and random streams (what a run of that seed alone does), one batched AWAC update for
-    all (algos/awac_seeds.py); a folder per seed and the mean over seeds in the report."""
+    env, buffer and random streams (what a run of that seed alone does), one batched AWAC (or BC)
+    update for all (algos/awac_seeds.py, algos/bc_seeds.py); a folder per seed and the mean over
+    seeds in the report."""
     preset: str = "default"
     """Preset the other values start from: ``default`` (the paper's settings), ``bench`` (the
     benchmark's, smaller networks and batches for a CPU) or ``smoke`` (seconds)."""
@@ -125,11 +127,6 @@ class AWACRunConfig:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
         if self.seeds < 1:
             raise ConfigError(f"seeds={self.seeds}: expected >= 1 (seeds trained together)")
-        if self.seeds > 1 and self.learner != "awac":
-            raise ConfigError(
-                f"seeds={self.seeds} with learner={self.learner!r}: only AWAC trains seeds together; "
-                "run BC once per seed (--seed N)"
-            )
         if self.learner not in ("awac", "bc"):
             raise ConfigError(f"learner={self.learner!r}; accepted values: ['awac', 'bc']")
         if self.observation not in ("state", "latent"):
@@ -268,8 +265,8 @@ class AWACAgent:
         learner: Any = None,
         counters: Counters | None = None,
     ) -> None:
-        """``learner``: an ``AWACSeedView`` when the agent is one of several seeds trained together
-        (default: its own AWAC or BC); ``counters``: the ones it shares with them."""
+        """``learner``: an ``AWACSeedView`` (``BCSeedView``) when the agent is one of several seeds
+        trained together (default: its own AWAC or BC); ``counters``: the ones it shares with them."""
         self.cfg, self.ds, self.env_name, self.device = cfg, ds, env_name, device
         self.image_size = int(ds.env.get("image_size", 48))
         self.env = make_vector_env(
@@ -457,8 +454,8 @@ final success (and BC's) are measured on the same goals, so the online gain is a
 # ---------------------------------------------------------------------------------------- the team
 class Team(SeedTeam[AWACAgent]):
     """The agents a run trains: one, or (``seeds > 1``) one per seed trained together
-    (methods/seeds.py), agent k acting with learner k of one ``AWACSeeds``; each logs to its own
-    folder."""
+    (methods/seeds.py), agent k acting with learner k of one ``AWACSeeds`` (``BCSeeds``); each logs
+    to its own folder."""
 
     @classmethod
     def build(
@@ -472,13 +469,17 @@ class Team(SeedTeam[AWACAgent]):
         configs = seed_configs(cfg)
         if len(configs) == 1:
             return cls([AWACAgent(cfg, ds, env_name, device)], loggers, None, "learner")
+        seeds = [learner_seed(c) for c in configs]
+        stacked, view = (
+            (lambda first: AWACSeeds(first.in_dim, 2, cfg.awac, seeds=seeds, device=device), AWACSeedView)
+            if cfg.learner == "awac"
+            else (lambda first: BCSeeds(first.in_dim, 2, cfg.bc, seeds=seeds, device=device), BCSeedView)
+        )
         agents, stack = agents_together(
             len(configs),
             lambda k, learner, counters: AWACAgent(configs[k], ds, env_name, device, learner, counters),
-            lambda first: AWACSeeds(
-                first.in_dim, 2, cfg.awac, seeds=[learner_seed(c) for c in configs], device=device
-            ),
-            AWACSeedView,
+            stacked,
+            view,
             "learner",
         )
         return cls(agents, loggers, stack, "learner")
