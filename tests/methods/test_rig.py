@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 import torch
 
+from affordkit import atomic
 from affordkit.cli import main
+from affordkit.errors import ConfigError
 from affordkit.generative import FitConfig
 from affordkit.loops import checkpoint
 from affordkit.methods import rig
@@ -342,3 +344,64 @@ def test_ccrig_swapped_appearance_data_keep_positions_and_change_objects(tmp_pat
         assert np.array_equal(f["state_inputs"], data[STATE_INPUT])
     with pytest.raises(rig.ConfigError, match="latent_model='ccvae'"):
         dataclasses.replace(smoke(tmp_path), ccvae_swap_appearance=True)
+
+
+def test_a_run_taking_another_runs_latent_space_equals_one_training_its_own(tmp_path: Path) -> None:
+    own = rig.run(smoke(tmp_path / "own"), progress=False).parent
+    taken = rig.run(smoke(tmp_path / "taken", latent_from=own), progress=False).parent
+    for name in ("vae_data.npz", "vae.pt/state.pt"):
+        assert (taken / "checkpoints" / name).read_bytes() == (own / "checkpoints" / name).read_bytes()
+    a, b = rl_state(own), rl_state(taken)
+    assert a["counters"] == b["counters"]
+    for part in ("td3", "vae"):  # the VAE is fine-tuned during RL in the smoke preset
+        flat_a, flat_b = _tensors(a[part]), _tensors(b[part])
+        assert flat_a.keys() == flat_b.keys()
+        for k in flat_a:
+            assert torch.equal(flat_a[k], flat_b[k]), f"{part}.{k} differs from the run that trained its VAE"
+    assert json.loads((own / "summary.json").read_text()) == json.loads((taken / "summary.json").read_text())
+    with open(taken / "metrics.csv") as f:
+        logged = {k for r in csv.DictReader(f) for k, v in r.items() if v}
+    assert not any(k.startswith("vae/") for k in logged)  # no VAE pre-training in this run
+    assert (taken / "media" / "imagined_goals.png").exists()
+    # resuming the taker does not take again (its artifacts are there) and finishes as it was
+    assert rig.run(resume=taken, progress=False).parent == taken
+
+
+def test_a_run_of_several_seeds_lends_each_seed_its_own_latent_space(tmp_path: Path) -> None:
+    cfg = smoke(tmp_path / "both", seeds=2, env_steps=400, finetune_every=0)
+    both = rig.run(cfg, progress=False).parent
+    one = rig.run(
+        smoke(tmp_path / "one", seed=1, env_steps=400, finetune_every=0, latent_from=both), progress=False
+    )
+    data = "checkpoints/vae.pt/state.pt"
+    assert (one.parent / data).read_bytes() == (both / "seed_1" / data).read_bytes()
+    assert (one.parent / data).read_bytes() != (both / "seed_0" / data).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"seed": 3}, r"holds no run of seed 3 \(its seeds: \[0\]\)"),
+        ({"vae_images": 64}, r"other settings \(vae_images: 64 here, \d+ there\)"),
+        ({"vae": dataclasses.replace(rig.smoke_preset().vae, latent_dim=3)}, r"vae\.latent_dim: 3 here"),
+        ({"prior": "standard"}, r"prior: 'standard' here, '\w+' there"),
+    ],
+)
+def test_taking_a_latent_space_trained_otherwise_is_refused(
+    tmp_path: Path, overrides: dict, match: str
+) -> None:
+    source = tmp_path / "source"
+    (source / "checkpoints").mkdir(parents=True)
+    atomic.write_json(source / "config.json", {"config": dataclasses.asdict(smoke(tmp_path))})
+    (source / "checkpoints" / "vae_data.npz").write_bytes(b"")
+    (source / "checkpoints" / "vae.pt").mkdir()
+    with pytest.raises(ConfigError, match=match):
+        rig.latent_source(smoke(tmp_path, latent_from=source, **overrides))
+    rig.latent_source(smoke(tmp_path, latent_from=source))  # the same settings are taken
+    (source / "checkpoints" / "vae.pt").rmdir()
+    with pytest.raises(ConfigError, match=r"has not finished its VAE phase \(no checkpoints/vae\.pt\)"):
+        rig.latent_source(smoke(tmp_path, latent_from=source))
+    with pytest.raises(ConfigError, match="is not a run folder"):
+        rig.latent_source(smoke(tmp_path, latent_from=tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="only RIG and CC-RIG"):
+        smoke(tmp_path, latent_from=source, observation="state")

@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -128,6 +130,12 @@ class RIGConfig:
     runs_dir: Path = Path("runs")
     """Folder that receives the run folder."""
     # --- phase 1-3: VAE data, VAE, prior
+    latent_from: Path | None = None
+    """A run folder whose phases 1-3 (VAE data, trained VAE and prior) this run takes instead of
+    repeating them, for sweeps over RL settings. Its settings of those phases (env, seed, image
+    size, VAE data, model, fit and prior; LATENT_FIELDS) must equal this run's, so the run is the
+    one that would have trained its own latent space. From a run of several seeds each seed takes
+    its own (seed_<s>/)."""
     vae_images: int = 10_000
     """Images for VAE pre-training: 10,000 in RIG (100 were enough for the reacher)."""
     vae_random_steps: int = 5
@@ -242,6 +250,11 @@ class RIGConfig:
                 )
         elif self.ccvae_swap_appearance:
             raise ConfigError("ccvae_swap_appearance trains CC-RIG's VAE: it needs latent_model='ccvae'")
+        if self.latent_from is not None and self.observation != "latent":
+            raise ConfigError(
+                f"latent_from={str(self.latent_from)!r} with observation={self.observation!r}: only RIG "
+                "and CC-RIG (observation='latent') have a latent space to take"
+            )
         for name in ("vae_images", "num_envs", "env_steps", "replay_capacity", "eval_episodes", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
@@ -908,7 +921,7 @@ def config_from_dict(raw: dict[str, Any]) -> RIGConfig:
         v = raw[f.name]
         if f.name in nested:
             v = nested[f.name](**{k: tuple(x) if isinstance(x, list) else x for k, x in v.items()})
-        elif f.name == "runs_dir":
+        elif f.name == "runs_dir" or (f.name == "latent_from" and v is not None):
             v = Path(v)
         values[f.name] = v
     return RIGConfig(**values)
@@ -940,15 +953,106 @@ class _StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+LATENT_FIELDS = (
+    "env", "seed", "image_size", "observation", "vae_images", "vae_random_steps", "vae", "latent_model",
+    "ccvae", "ccvae_swap_appearance", "vae_fit", "prior",
+)  # fmt: skip
+"""The settings of phases 1-3: a run takes another run's latent space (``latent_from``) only when
+they are equal."""
+LATENT_ARTIFACTS = ("vae_data.npz", "vae.pt")
+
+
+def _differences(mine: Any, theirs: Any, prefix: str = "") -> list[str]:
+    """``name: mine here, theirs there`` for every differing field, nested configs by dotted name."""
+    if dataclasses.is_dataclass(mine) and dataclasses.is_dataclass(theirs):
+        return [
+            d
+            for f in dataclasses.fields(mine)
+            for d in _differences(getattr(mine, f.name), getattr(theirs, f.name), f"{prefix}{f.name}.")
+        ]
+    return [] if mine == theirs else [f"{prefix.rstrip('.')}: {mine!r} here, {theirs!r} there"]
+
+
+def latent_source(cfg: RIGConfig) -> Path:
+    """The folder of ``cfg.latent_from`` (itself, or its ``seed_<s>/`` for a run of several seeds)
+    holding the latent space of ``cfg``'s seed, trained with ``cfg``'s settings of phases 1-3;
+    ConfigError saying what differs or is missing otherwise."""
+    assert cfg.latent_from is not None
+    source = Path(cfg.latent_from)
+    if not (source / "config.json").exists():
+        raise ConfigError(
+            f"latent_from={str(source)!r} is not a run folder (no config.json): give the folder of an "
+            "`affordkit rig` or `affordkit ccrig` run"
+        )
+    folders = [f for f in [source, *sorted(source.glob("seed_*"))] if (f / "config.json").exists()]
+    configs = {f: load_run_config(f) for f in folders}
+    match = [f for f, c in configs.items() if c.seeds == 1 and c.seed == cfg.seed]
+    if not match:
+        seeds = sorted(c.seed for c in configs.values() if c.seeds == 1)
+        raise ConfigError(
+            f"latent_from={str(source)!r} holds no run of seed {cfg.seed} (its seeds: {seeds}); "
+            "take the latent space of the same seed, or drop --latent-from"
+        )
+    folder = match[0]
+    other = configs[folder]
+    diff = [
+        d
+        for name in LATENT_FIELDS
+        for d in _differences(getattr(cfg, name), getattr(other, name), f"{name}.")
+    ]
+    if diff:
+        raise ConfigError(
+            f"latent_from={str(folder)!r} trained its latent space with other settings ("
+            + "; ".join(diff)
+            + "): set them as there, or drop --latent-from to train this run's own"
+        )
+    missing = [n for n in LATENT_ARTIFACTS if not (folder / ARTIFACTS / n).exists()]
+    if missing:
+        raise ConfigError(
+            f"latent_from={str(folder)!r} has not finished its VAE phase (no {ARTIFACTS}/{missing[0]}): "
+            f"resume it past that phase first (affordkit rig --resume {source})"
+        )
+    return folder
+
+
+def take_latent_space(cfg: RIGConfig, run_dir: Path) -> None:
+    """Phases 1-3 of ``cfg.latent_from`` into ``run_dir``: its VAE data and its trained VAE and
+    prior (hard links where the file system allows, else copies; each written atomically)."""
+    source = latent_source(cfg) / ARTIFACTS
+    target = run_dir / ARTIFACTS
+    target.mkdir(parents=True, exist_ok=True)
+    for name in LATENT_ARTIFACTS:  # a file (the data) and a checkpoint folder (the VAE and prior)
+        temporary = target / f".{name}.taking"
+        if temporary.is_dir():
+            shutil.rmtree(temporary)
+        temporary.unlink(missing_ok=True)
+        if (source / name).is_dir():
+            shutil.copytree(source / name, temporary, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(source / name, temporary)
+        os.replace(temporary, target / name)
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def prepare_latent_space(
     cfg: RIGConfig, run_dir: Path, logger: RunLogger, progress: bool, device: torch.device
 ) -> tuple[LatentModel | None, GoalPrior, VAEData | None]:
-    """Phases 1-3, each skipped when its artifact is already in the run folder. The state oracle
-    has no VAE: its prior is the env's goal distribution (recomputed from the seed on resume)."""
+    """Phases 1-3, each skipped when its artifact is already in the run folder; with
+    ``cfg.latent_from`` the artifacts are first taken from that run. The state oracle has no VAE:
+    its prior is the env's goal distribution (recomputed from the seed on resume)."""
     if cfg.observation != "latent":
         return None, goal_state_bank(cfg), None
     folder = run_dir / ARTIFACTS
     data_path, vae_path = folder / "vae_data.npz", folder / "vae.pt"
+    taken = cfg.latent_from is not None and not vae_path.exists()
+    if taken:
+        take_latent_space(cfg, run_dir)
     data: VAEData
     if data_path.exists():
         with np.load(data_path) as f:
@@ -969,6 +1073,8 @@ def prepare_latent_space(
         vae.load_state_dict(state["vae"])
         vae.eval()
         prior = prior_from_state_dict(state["prior"])
+        if taken:
+            _log_latent_media(cfg, vae, prior, data, logger)
     else:
         vae, summary = train_vae(cfg, data, logger, progress, device)
         if isinstance(vae, CCVAE) and cfg.ccvae.context_dropout > 0:
