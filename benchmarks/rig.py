@@ -116,6 +116,8 @@ def read_run(folder: Path) -> dict[str, Any] | None:
         for r in rows if r.get("eval/success_rate")
     ]  # fmt: skip
     config = json.loads((folder / "config.json").read_text())
+    summary = folder / "summary.json"
+    linear = json.loads(summary.read_text()).get("linear_layer") if summary.exists() else None
     return {
         "folder": str(folder),
         "command": config.get("command"),
@@ -125,6 +127,7 @@ def read_run(folder: Path) -> dict[str, Any] | None:
         "final": final,
         "minutes": float(rows[-1]["seconds"]) / 60,
         "curve": curve,
+        "linear_layer": linear,  # oneDNN or PyTorch Linear: wall-clock depends on it
     }
 
 

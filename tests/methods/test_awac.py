@@ -19,6 +19,7 @@ from affordkit.errors import ConfigError
 from affordkit.loops import checkpoint
 from affordkit.methods import awac
 from affordkit.methods.data import CollectConfig, collect
+from affordkit.networks.fast import linear_description
 from tests.methods.test_rig import _tensors
 
 
@@ -65,6 +66,8 @@ def test_smoke_run_writes_a_complete_run_folder(tmp_path: Path, dataset: Path) -
     assert replay is not None and int(replay["episodes_added"]) == ds.num_episodes + 400 // 50
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["env_steps"] == 400 and 0 <= summary["final_success"] <= 1
+    assert summary["linear_layer"] == linear_description(True)  # the smoke preset: fast, CPU
+    assert summary["linear_layer"] in (run_dir / "report.md").read_text()
 
 
 def test_online_buffer_starts_with_the_data(tmp_path: Path, dataset: Path) -> None:

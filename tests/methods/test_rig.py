@@ -18,6 +18,7 @@ from affordkit.errors import ConfigError
 from affordkit.generative import FitConfig
 from affordkit.loops import checkpoint
 from affordkit.methods import rig
+from affordkit.networks.fast import linear_description
 from affordkit.relabel import relabel_fields
 
 
@@ -42,6 +43,9 @@ def test_smoke_run_writes_a_complete_run_folder(tmp_path: Path) -> None:
     report = rig.run(smoke(tmp_path), progress=False)
     run_dir = report.parent
     assert report.exists() and "# RIG on Push" in report.read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["linear_layer"] == linear_description(True)  # the smoke preset: fast, CPU
+    assert summary["linear_layer"] in report.read_text()
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config"]["preset"] == "smoke" and config["seed"] == 0
     with open(run_dir / "metrics.csv") as f:

@@ -49,6 +49,7 @@ from affordkit.loops import checkpoint
 from affordkit.loops.evaluate import EvalResult, evaluate_on_goal_images
 from affordkit.loops.rollout import run_episodes_together
 from affordkit.methods.seeds import SeedTeam, agents_together, seed_configs, seed_folders, write_seeds_summary
+from affordkit.networks.fast import linear_description
 from affordkit.relabel import GoalMix, goal_conditioned_batch, relabel, sparse_threshold
 from affordkit.relabel.goals import future_positions
 from affordkit.seeding import Stream, derived_seed, table_seeds
@@ -710,6 +711,7 @@ def run(
             if not train_online(team, folder, progress, online_stop):
                 return _stopped(run_dir)
         summaries = []
+        learner_cfg = cfg.awac if cfg.learner == "awac" else cfg.bc
         for agent, logger, seed_dir in zip(team.agents, loggers, folders, strict=True):
             final = evaluate(agent, cfg.eval_episodes, eval_seed(agent.cfg, FINAL_ROUND))
             c = agent.counters
@@ -724,6 +726,9 @@ def run(
                 else None,
                 "updates": c.updates,
                 "env_steps": c.env_steps,
+                "linear_layer": linear_description(
+                    learner_cfg.implementation == "fast" and device.type == "cpu"
+                ),
             }
             atomic.write_json(seed_dir / "summary.json", summary)
             report = _write_report(seed_dir, agent.cfg, env_name, ds, summary, final)
@@ -767,7 +772,7 @@ def _write_report(
         + (f", {data_success:.1%} of them successful." if data_success is not None else "."),
         "",
         f"{cfg.offline_steps:,} offline gradient steps, then {summary['env_steps']:,} online env steps "
-        f"({summary['updates']:,} gradient steps in all).",
+        f"({summary['updates']:,} gradient steps in all); {summary['linear_layer']}.",
         "",
         f"Evaluation on {cfg.eval_episodes} goals the run never trained on:",
         "",

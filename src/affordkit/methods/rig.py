@@ -74,6 +74,7 @@ from affordkit.loops.rollout import EpisodeBatch, run_episodes_together
 from affordkit.methods.seeds import SeedTeam, agents_together, seed_configs, seed_folders, write_seeds_summary
 from affordkit.networks import to_uint8_images
 from affordkit.networks.conv import ImageGoalEncoder
+from affordkit.networks.fast import linear_description
 from affordkit.relabel import (
     PRIOR,
     GoalMix,
@@ -1169,6 +1170,7 @@ def run(
             print(f"checkpoint written; continue with: affordkit rig --resume {run_dir}")
             return run_dir / "report.md"
         summaries = []
+        cpu = device.type == "cpu"
         for agent, logger, folder in zip(team.agents, loggers, folders, strict=True):
             done = folder / "summary.json"
             if team.together and done.exists():  # finished before a stop during the final step
@@ -1178,11 +1180,17 @@ def run(
             logger.log(agent.counters.env_steps, final.metrics("final/"))
             if agent.vae is not None:
                 _write_gif(folder / "media" / "final_rollouts.gif", agent, final)
-            report = _write_report(folder, agent.cfg, agent, final)
             c = agent.counters
             summaries.append(
-                {"seed": agent.cfg.seed, **final.metrics(""), "env_steps": c.env_steps, "updates": c.updates}
+                {
+                    "seed": agent.cfg.seed,
+                    **final.metrics(""),
+                    "env_steps": c.env_steps,
+                    "updates": c.updates,
+                    "linear_layer": linear_description(agent.cfg.td3.implementation == "fast" and cpu),
+                }
             )
+            report = _write_report(folder, agent.cfg, agent, final, summaries[-1]["linear_layer"])
             atomic.write_json(done, summaries[-1])  # last: the seed's final step is complete
     if not team.together:
         return report
@@ -1320,7 +1328,7 @@ def _pad(states: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([states, np.repeat(states[-1:], k - len(states), axis=0)])
 
 
-def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalResult) -> Path:
+def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalResult, linear: str) -> Path:
     c = agent.counters
     metrics = final.metrics("")
     curves = _plot_curves(run_dir)
@@ -1329,6 +1337,7 @@ def _write_report(run_dir: Path, cfg: RIGConfig, agent: RIGAgent, final: EvalRes
         "",
         f"Preset `{cfg.preset}`, seed {cfg.seed}, {cfg.image_size}x{cfg.image_size} images, "
         f"{c.env_steps:,} env steps, {c.updates:,} gradient steps, {c.finetunes} VAE fine-tuning rounds.",
+        f"TD3 {cfg.td3.implementation} update; {linear}.",
         "",
         f"Final evaluation on {cfg.eval_episodes} goal images (goals the run never trained on):",
         "",

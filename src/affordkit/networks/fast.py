@@ -251,6 +251,15 @@ def onednn_check() -> OneDNNCheck:
     return OneDNNCheck(True, f"oneDNN is {speedup:.2f}x F.linear here", error, speedup)
 
 
+def linear_description(fast: bool) -> str:
+    """In words, for run summaries and reports: the Linear layers of a learner built with
+    ``linear_class(fast)`` (oneDNN or PyTorch's own) and why; wall-clock numbers depend on it."""
+    if not fast:
+        return "PyTorch Linear (reference implementation, or not on the CPU)"
+    check = onednn_check()
+    return f"{'oneDNN' if check.use else 'PyTorch'} Linear ({check.reason})"
+
+
 def linear_class(fast: bool) -> type[nn.Linear]:
     """The Linear layer a learner builds its MLPs from: :class:`OneDNNLinear` when ``fast`` and the
     start-up check passes, else ``nn.Linear`` (the reference)."""
