@@ -6,7 +6,8 @@ stored with its latest RL checkpoint), on images the env renders from random goa
   the 5-NN error of the true states themselves is the floor set by how densely 3,000 scenes cover
   the table;
 - geometry: the latent distance ||mu(s') - mu(s)|| when one body moves by 0.05, 0.1 and 0.2 in a
-  random direction (medians over scenes), i.e. what the latent-distance reward sees of each body.
+  random direction (medians over scenes), i.e. what the latent-distance reward sees of each body,
+  in the L2 norm (RIG's reward) and the L1 norm (``--reward-norm l1``), and the object's share.
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
@@ -118,7 +119,7 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
         def err(pred: np.ndarray, cols: slice = cols) -> float:
             return float(np.median(np.linalg.norm(pred[:, cols] - s[te][:, cols], axis=1)))
 
-        moves = {}
+        moves, moves_l1 = {}, {}
         for step in MOVES:
             moved = s[:TEST].copy()
             angle = rng.uniform(0, 2 * np.pi, TEST)
@@ -127,13 +128,15 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
             moved[:, cols] = np.clip(moved[:, cols], -half, half)
             apart = np.linalg.norm(moved[:, :2] - moved[:, 2:], axis=1) > gap
             moved[~apart] = s[:TEST][~apart]  # a move into the other body is left out
-            dist = np.linalg.norm(encode(moved) - z[:TEST], axis=1)[apart]
-            moves[str(step)] = float(np.median(dist))
+            change = (encode(moved) - z[:TEST])[apart]
+            moves[str(step)] = float(np.median(np.linalg.norm(change, axis=1)))
+            moves_l1[str(step)] = float(np.median(np.abs(change).sum(axis=1)))
         out["bodies"][body] = {
             "linear_error": err(linear),
             "knn_error": err(from_latent),
             "knn_error_true_state": err(from_state),
             "latent_distance_per_move": moves,
+            "latent_l1_distance_per_move": moves_l1,
         }
     return out
 
@@ -160,6 +163,22 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 f"| `{run.parent.name}/{run.name}` | {body} | {b['linear_error']:.3f} | {b['knn_error']:.3f} "
                 f"| {b['knn_error_true_state']:.3f} | {per} |"
             )
+    lines += [
+        "",
+        "What the reward sees of each body: the object's latent distance over the effector's for a move "
+        "of 0.1, in the two norms of `--reward-norm` (above 1: a move of the object counts for more).",
+        "",
+        "| run | object / effector, L2 | object / effector, L1 |",
+        "|---|---:|---:|",
+    ]
+    for r in rows:
+        b, run = r["bodies"], Path(r["run"])
+        ratios = [
+            b["object"][key]["0.1"] / b["effector"][key]["0.1"]
+            for key in ("latent_distance_per_move", "latent_l1_distance_per_move")
+            if key in b["object"]
+        ]
+        lines.append(f"| `{run.parent.name}/{run.name}` | " + " | ".join(f"{x:.2f}" for x in ratios) + " |")
     return "\n".join(lines) + "\n"
 
 

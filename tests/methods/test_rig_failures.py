@@ -37,6 +37,10 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
         assert body["linear_error"] >= 0 and body["knn_error"] >= 0 and body["knn_error_true_state"] > 0
         per_move = list(body["latent_distance_per_move"].values())
         assert len(per_move) == len(probe.MOVES) and all(v >= 0 for v in per_move)
+        l1 = list(body["latent_l1_distance_per_move"].values())
+        assert all(a >= b - 1e-6 for a, b in zip(l1, per_move, strict=True))  # ||x||_1 >= ||x||_2
+    text = probe.markdown([row], probe.provenance())
+    assert "| object / effector, L2 | object / effector, L1 |" in text
 
 
 def test_latent_probe_of_a_ccrig_run_reads_the_state_code(tmp_path: Path, monkeypatch) -> None:
