@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from benchmarks import rig_failures
 
 from affordkit.methods import rig
@@ -43,7 +44,32 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
     assert "| object / effector, L2 | object / effector, L1 |" in text
 
 
-def test_latent_probe_of_a_ccrig_run_reads_the_state_code(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture(scope="module")
+def ccrig_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished CC-RIG smoke run on ColorPush, shared by the tests that only read it."""
+    return rig.run(ccrig_smoke(tmp_path_factory.mktemp("ccrig")), progress=False).parent
+
+
+def test_goal_consistency_of_a_ccrig_runs_model(ccrig_run: Path, monkeypatch) -> None:
+    """benchmarks/ccrig_run_consistency.py reads the run's CC-VAE and prior and checks the goals it
+    imagines for held-out contexts with the detector; a run on another env is refused."""
+    from benchmarks import ccrig_run_consistency as bench
+
+    row, picture = bench.measure(ccrig_run, seed=0, contexts=40)
+    assert row["latent_model"] == "ccvae" and row["prior"] == rig.load_run_config(ccrig_run).prior
+    assert row["detector_accuracy_on_contexts"] >= 0.99  # rendered contexts: the detector is right
+    rates = [row[k] for k in ("consistent", "color", "shape", "no_object")]
+    assert all(0 <= r <= 1 for r in rates) and row["consistent"] <= min(row["color"], row["shape"])
+    assert picture.shape[0] == 4 and picture.dtype == np.uint8  # contexts and three goals each
+    assert bench.measure(ccrig_run, seed=0, contexts=40)[0] == row  # same contexts and draws
+    standard, _ = bench.measure(ccrig_run, seed=0, contexts=40, prior_kind="standard")
+    assert standard["prior"] == "standard"
+    monkeypatch.setattr(bench.consistency, "ENV", "Push")
+    with pytest.raises(SystemExit, match="the detector reads Push"):
+        bench.run_model(ccrig_run)
+
+
+def test_latent_probe_of_a_ccrig_run_reads_the_state_code(ccrig_run: Path, monkeypatch) -> None:
     """A CC-RIG run is probed through mu(s_t, s_0): scenes on ColorPush tables (boxes among the
     objects, so the scenes keep a wider gap than Push's discs need) with each table's reset image
     as the context."""
@@ -51,7 +77,7 @@ def test_latent_probe_of_a_ccrig_run_reads_the_state_code(tmp_path: Path, monkey
 
     monkeypatch.setattr(probe, "TRAIN", 200)
     monkeypatch.setattr(probe, "TEST", 100)
-    run_dir = rig.run(ccrig_smoke(tmp_path), progress=False).parent
+    run_dir = ccrig_run
     cfg = rig.load_run_config(run_dir)
     assert cfg.latent_model == "ccvae"
     from affordkit.envs import make_vector_env
