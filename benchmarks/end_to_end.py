@@ -16,6 +16,7 @@ throughput is env steps of all seeds per second, the ratio taken within each rou
 
     OMP_NUM_THREADS=1 python benchmarks/end_to_end.py       # writes results/end_to_end.{md,json}
     OMP_NUM_THREADS=1 python benchmarks/end_to_end.py --seeds 5   # results/end_to_end_seeds5.{md,json}
+    OMP_NUM_THREADS=1 python benchmarks/end_to_end.py --breakdown # results/end_to_end_breakdown.{md,json}
     python benchmarks/end_to_end.py --quick --results-dir /tmp/speed
 """
 
@@ -186,6 +187,59 @@ def episode_rate(agent: rig.RIGAgent, batches: int) -> float:
     return (agent.counters.env_steps - steps) / (time.perf_counter() - start)
 
 
+def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
+    """The share of the loop's time that goes to the TD3 updates: the same loop with the preset's
+    updates per env step and with none (env steps, rendering, encoding, replay writes), interleaved;
+    share = 1 - rate(with) / rate(without). What is left is what batched env stepping and encoding
+    across seeds could save."""
+    threads = set_cpu_threads("one")
+    check = fast.onednn_check()
+    device = torch.device("cpu")
+    vae, prior, images = latent_space(cfg)
+    agents = {}
+    for name, updates in (("with updates", cfg.updates_per_step), ("no updates", 0.0)):
+        agent = rig.RIGAgent(dataclasses.replace(cfg, updates_per_step=updates), vae, prior, images, device)
+        while agent.counters.env_steps <= cfg.warmup_steps:
+            rig.run_episode_batch(agent)
+        agents[name] = agent
+    rates = interleaved(
+        {name: (lambda agent=agent: episode_rate(agent, args.batches)) for name, agent in agents.items()},
+        args.rounds,
+    )
+    shares = [1 - u / n for u, n in zip(rates["with updates"], rates["no updates"], strict=True)]
+    payload: dict[str, Any] = {
+        "threads": threads,
+        "onednn_check": {"use": check.use, "reason": check.reason},
+        "settings": loop_settings(cfg, args),
+        "env_steps_per_second": {k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()},
+        "update_share_of_loop_time": {"median": statistics.median(shares), "rounds": shares},
+        "provenance": provenance(),
+    }
+    lines = [
+        "# RIG training loop: the share of its time in the TD3 updates",
+        "",
+        *provenance_lines(payload["provenance"]),
+        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
+        f"updates per env step (or none), TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}, "
+        f"fast update; {args.rounds} rounds of {args.batches} episode batches, interleaved",
+        "",
+        "| loop | env steps/s (median of rounds) |",
+        "|---|---:|",
+        *(f"| {k} | {statistics.median(v):.1f} |" for k, v in rates.items()),
+        "",
+        f"Share of the loop's time in the updates, per round: median {statistics.median(shares):.1%} "
+        f"(range {min(shares):.1%}-{max(shares):.1%}); the rest (env steps, rendering, encoding, replay) "
+        "bounds what batching the envs across seeds can save.",
+        "",
+    ]
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    out = "end_to_end_breakdown" if args.out == "end_to_end" else args.out
+    atomic.write_text(args.results_dir / f"{out}.json", json.dumps(payload, indent=2) + "\n")
+    atomic.write_text(args.results_dir / f"{out}.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,6 +252,10 @@ def main() -> None:
     parser.add_argument(
         "--seeds", type=int, default=0, help="K > 1: K seeds together against one after another"
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="the loop with and without its updates: the updates' share"
+    )
+    parser.add_argument("--hidden", type=int, nargs="+", help="TD3 hidden sizes (default: the preset's)")
     args = parser.parse_args()
     cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device="cpu")
     if args.quick:
@@ -206,6 +264,11 @@ def main() -> None:
             cfg, vae_images=128, warmup_steps=200, num_envs=2, updates_per_step=1.0,
             td3=dataclasses.replace(cfg.td3, batch_size=32),
         )  # fmt: skip
+    if args.hidden:
+        cfg = dataclasses.replace(cfg, td3=dataclasses.replace(cfg.td3, hidden=tuple(args.hidden)))
+    if args.breakdown:
+        main_breakdown(args, cfg)
+        return
     if args.seeds > 1:
         main_seeds(args, cfg)
         return
