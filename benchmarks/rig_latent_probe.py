@@ -7,7 +7,8 @@ stored with its latest RL checkpoint), on images the env renders from random goa
   the table;
 - geometry: the latent distance ||mu(s') - mu(s)|| when one body moves by 0.05, 0.1 and 0.2 in a
   random direction (medians over scenes), i.e. what the latent-distance reward sees of each body,
-  in the L2 norm (RIG's reward) and the L1 norm (``--reward-norm l1``), and the object's share.
+  in the L2 norm (RIG's reward), the L1 norm (``--reward-norm l1``) and L2 with each latent
+  dimension divided by its spread over the scenes; and the object's share in each.
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
@@ -119,7 +120,8 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
         def err(pred: np.ndarray, cols: slice = cols) -> float:
             return float(np.median(np.linalg.norm(pred[:, cols] - s[te][:, cols], axis=1)))
 
-        moves, moves_l1 = {}, {}
+        moves, moves_l1, moves_std = {}, {}, {}
+        spread = z.std(axis=0) + 1e-8  # per latent dimension, over all scenes
         for step in MOVES:
             moved = s[:TEST].copy()
             angle = rng.uniform(0, 2 * np.pi, TEST)
@@ -131,12 +133,14 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
             change = (encode(moved) - z[:TEST])[apart]
             moves[str(step)] = float(np.median(np.linalg.norm(change, axis=1)))
             moves_l1[str(step)] = float(np.median(np.abs(change).sum(axis=1)))
+            moves_std[str(step)] = float(np.median(np.linalg.norm(change / spread, axis=1)))
         out["bodies"][body] = {
             "linear_error": err(linear),
             "knn_error": err(from_latent),
             "knn_error_true_state": err(from_state),
             "latent_distance_per_move": moves,
             "latent_l1_distance_per_move": moves_l1,
+            "standardized_distance_per_move": moves_std,
         }
     return out
 
@@ -166,16 +170,21 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines += [
         "",
         "What the reward sees of each body: the object's latent distance over the effector's for a move "
-        "of 0.1, in the two norms of `--reward-norm` (above 1: a move of the object counts for more).",
+        "of 0.1, in the two norms of `--reward-norm`, and in L2 after dividing each latent dimension by "
+        "its spread over the scenes (above 1: a move of the object counts for more).",
         "",
-        "| run | object / effector, L2 | object / effector, L1 |",
-        "|---|---:|---:|",
+        "| run | object / effector, L2 | object / effector, L1 | object / effector, standardized L2 |",
+        "|---|---:|---:|---:|",
     ]
     for r in rows:
         b, run = r["bodies"], Path(r["run"])
         ratios = [
             b["object"][key]["0.1"] / b["effector"][key]["0.1"]
-            for key in ("latent_distance_per_move", "latent_l1_distance_per_move")
+            for key in (
+                "latent_distance_per_move",
+                "latent_l1_distance_per_move",
+                "standardized_distance_per_move",
+            )
             if key in b["object"]
         ]
         lines.append(f"| `{run.parent.name}/{run.name}` | " + " | ".join(f"{x:.2f}" for x in ratios) + " |")

@@ -41,7 +41,7 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
         l1 = list(body["latent_l1_distance_per_move"].values())
         assert all(a >= b - 1e-6 for a, b in zip(l1, per_move, strict=True))  # ||x||_1 >= ||x||_2
     text = probe.markdown([row], probe.provenance())
-    assert "| object / effector, L2 | object / effector, L1 |" in text
+    assert "| object / effector, L2 | object / effector, L1 | object / effector, standardized L2 |" in text
 
 
 @pytest.fixture(scope="module")
