@@ -45,6 +45,17 @@ except ImportError:  # run as a script from benchmarks/
     from _common import RESULTS, provenance, provenance_lines  # type: ignore[no-redef]
 
 IMPLEMENTATIONS = ("fast", "reference")
+DEVICE = torch.device("cpu")
+"""Where the VAE and the learners run (``--device``); the envs always step on the CPU."""
+
+
+def device_name() -> str:
+    return torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
+
+
+def synchronize() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def latent_space(cfg: rig.RIGConfig) -> tuple[BetaVAE, Any, Any]:
@@ -52,14 +63,14 @@ def latent_space(cfg: rig.RIGConfig) -> tuple[BetaVAE, Any, Any]:
     images = rig.collect_vae_data(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        vae = BetaVAE(cfg.vae).to(torch.device("cpu"))
+        vae = BetaVAE(cfg.vae).to(DEVICE)
     vae.eval()
     return vae, rig.make_prior(cfg, vae, images), images
 
 
 def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
     """One agent per implementation, same seed, same VAE and prior, filled past the warm-up."""
-    device = torch.device("cpu")
+    device = DEVICE
     vae, prior, images = latent_space(cfg)
     agents = {}
     for implementation in IMPLEMENTATIONS:
@@ -75,7 +86,7 @@ def make_agents(cfg: rig.RIGConfig) -> dict[str, rig.RIGAgent]:
 def make_seed_runs(cfg: rig.RIGConfig, k: int) -> tuple[rig.RIGTeam, list[rig.RIGAgent]]:
     """K seeds together and the same K seeds alone, one untrained VAE and prior shared by all (the
     speed does not depend on the weights), filled past the warm-up."""
-    device = torch.device("cpu")
+    device = DEVICE
     vae, prior, images = latent_space(cfg)
     configs = rig.seed_configs(dataclasses.replace(cfg, seeds=k))
     team = rig.RIGTeam.build(configs, [(vae, prior, images)] * k, device, [])
@@ -122,6 +133,7 @@ def all_steps(runs: rig.RIGTeam | list[rig.RIGAgent]) -> int:
 
 def seeds_rate(runs: rig.RIGTeam | list[rig.RIGAgent], batches: int) -> float:
     """Env steps of all seeds per second over ``batches`` episode batches of every seed."""
+    synchronize()
     steps, start = all_steps(runs), time.perf_counter()
     for _ in range(batches):
         if isinstance(runs, rig.RIGTeam):
@@ -129,6 +141,7 @@ def seeds_rate(runs: rig.RIGTeam | list[rig.RIGAgent], batches: int) -> float:
         else:
             for agent in runs:
                 rig.run_episode_batch(agent)
+    synchronize()
     return (all_steps(runs) - steps) / (time.perf_counter() - start)
 
 
@@ -145,6 +158,7 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     )
     ratios = [t / s for t, s in zip(rates["together"], rates["one after another"], strict=True)]
     payload: dict[str, Any] = {
+        "device": device_name(),
         "threads": threads,
         "onednn_check": {"use": check.use, "reason": check.reason},
         "settings": {"seeds": args.seeds, **loop_settings(cfg, args)},
@@ -158,7 +172,8 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
         f"# RIG training loop: {args.seeds} seeds together against one after another",
         "",
         *provenance_lines(payload["provenance"]),
-        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
+        f"({check.reason})",
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables per seed, "
         f"{cfg.updates_per_step} updates per env step, TD3 batch {cfg.td3.batch_size}, hidden "
         f"{list(cfg.td3.hidden)}, fast update; {args.rounds} rounds of {args.batches} episode batches of "
@@ -172,7 +187,7 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
         f"(range {min(ratios):.2f}-{max(ratios):.2f}x).",
         "",
     ]
-    out = f"{args.out}_seeds{args.seeds}" if args.out == "end_to_end" else args.out
+    out = f"{args.out}_seeds{args.seeds}" if args.out in ("end_to_end", "end_to_end_cuda") else args.out
     args.results_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_text(args.results_dir / f"{out}.json", json.dumps(payload, indent=2) + "\n")
     atomic.write_text(args.results_dir / f"{out}.md", "\n".join(lines))
@@ -180,10 +195,12 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
 
 
 def episode_rate(agent: rig.RIGAgent, batches: int) -> float:
+    synchronize()
     steps = agent.counters.env_steps
     start = time.perf_counter()
     for _ in range(batches):
         rig.run_episode_batch(agent)
+    synchronize()
     return (agent.counters.env_steps - steps) / (time.perf_counter() - start)
 
 
@@ -194,7 +211,7 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     across seeds could save."""
     threads = set_cpu_threads("one")
     check = fast.onednn_check()
-    device = torch.device("cpu")
+    device = DEVICE
     vae, prior, images = latent_space(cfg)
     agents = {}
     for name, updates in (("with updates", cfg.updates_per_step), ("no updates", 0.0)):
@@ -208,6 +225,7 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     )
     shares = [1 - u / n for u, n in zip(rates["with updates"], rates["no updates"], strict=True)]
     payload: dict[str, Any] = {
+        "device": device_name(),
         "threads": threads,
         "onednn_check": {"use": check.use, "reason": check.reason},
         "settings": loop_settings(cfg, args),
@@ -219,7 +237,8 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
         "# RIG training loop: the share of its time in the TD3 updates",
         "",
         *provenance_lines(payload["provenance"]),
-        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
+        f"({check.reason})",
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
         f"updates per env step (or none), TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}, "
         f"fast update; {args.rounds} rounds of {args.batches} episode batches, interleaved",
@@ -234,7 +253,7 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
         "",
     ]
     args.results_dir.mkdir(parents=True, exist_ok=True)
-    out = "end_to_end_breakdown" if args.out == "end_to_end" else args.out
+    out = f"{args.out}_breakdown" if args.out in ("end_to_end", "end_to_end_cuda") else args.out
     atomic.write_text(args.results_dir / f"{out}.json", json.dumps(payload, indent=2) + "\n")
     atomic.write_text(args.results_dir / f"{out}.md", "\n".join(lines))
     print("\n".join(lines))
@@ -256,8 +275,15 @@ def main() -> None:
         "--breakdown", action="store_true", help="the loop with and without its updates: the updates' share"
     )
     parser.add_argument("--hidden", type=int, nargs="+", help="TD3 hidden sizes (default: the preset's)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="of the VAE and learners")
     args = parser.parse_args()
-    cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device="cpu")
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no CUDA device")
+    if DEVICE.type == "cuda" and args.out == "end_to_end":
+        args.out = "end_to_end_cuda"
+    cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device=args.device)
     if args.quick:
         args.rounds, args.batches = 1, 1
         cfg = dataclasses.replace(
@@ -281,6 +307,7 @@ def main() -> None:
     )
     ratios = [f / ref for f, ref in zip(rates["fast"], rates["reference"], strict=True)]
     payload: dict[str, Any] = {
+        "device": device_name(),
         "threads": threads,
         "onednn_check": {"use": check.use, "reason": check.reason},
         "settings": loop_settings(cfg, args),
@@ -292,7 +319,8 @@ def main() -> None:
         "# RIG training loop: env steps per second, TD3 fast against reference",
         "",
         *provenance_lines(payload["provenance"]),
-        f"- threads: {threads}; oneDNN Linear in the fast path: {check.use} ({check.reason})",
+        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
+        f"({check.reason})",
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
         f"updates per env step, TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}",
         "",

@@ -16,10 +16,16 @@ an implementation is (matmul FLOPs of one update, counted by torch's FlopCounter
 reference update of the same networks and batch) x (updates per second) / (oneDNN peak): the
 peer libraries' fractions use the same count, their updates being the same products.
 
+With ``--device cuda`` every implementation runs on the GPU (the peers too); minibatch indices are
+drawn on the host, as SB3 and d3rlpy draw theirs, and each timed span ends with a device
+synchronisation; the peak is that of ``torch.mm`` on the device, and the oneDNN path does not
+apply (the fast path is fused Adam and Polyak averaging and the stacked seeds there).
+
 Measure on an idle machine (no other process on any core); numbers from a busy machine are not
 comparable between runs:
 
     OMP_NUM_THREADS=1 python benchmarks/update_speed.py                # writes results/speed.{md,json}
+    python benchmarks/update_speed.py --device cuda                    # results/speed_cuda.{md,json}
     python benchmarks/update_speed.py --quick --results-dir /tmp/speed  # checks that everything runs
 """
 
@@ -53,6 +59,16 @@ except ImportError:  # run as a script from benchmarks/
     from _common import RESULTS, provenance, provenance_lines  # type: ignore[no-redef]
 
 OBS_DIM, ACTION_DIM = 32, 4
+DEVICE = torch.device("cpu")
+"""Where every implementation runs (``--device``)."""
+
+
+def synchronize() -> None:
+    """Wait for the device's queued work (a no-op on the CPU): the end of every timed span."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 METRICS_EVERY = 100  # affordkit reads its metric tensors this often, as the training loops do
 
 
@@ -90,24 +106,24 @@ class TensorReplay:
     """Minibatches by index from tensors, with its own generator."""
 
     def __init__(self, data: dict[str, np.ndarray], batch: int, seed: int) -> None:
-        self.t = {k: torch.from_numpy(v) for k, v in data.items()}
+        self.t = {k: torch.from_numpy(v).to(DEVICE) for k, v in data.items()}
         self.n, self.batch = len(data["obs"]), batch
         self.g = torch.Generator().manual_seed(seed)
 
     def sample(self) -> Batch:
-        i = torch.randint(self.n, (self.batch,), generator=self.g)
+        i = torch.randint(self.n, (self.batch,), generator=self.g).to(DEVICE, non_blocking=True)
         return Batch(*(self.t[k].index_select(0, i) for k in ("obs", "action", "reward", "next_obs", "done")))
 
 
 def affordkit_learner(setting: Setting, implementation: str, seed: int = 0) -> TD3 | AWAC:
     if setting.algo == "td3":
         config = TD3Config(hidden=setting.hidden, implementation=implementation)  # type: ignore[arg-type]
-        return TD3(OBS_DIM, ACTION_DIM, config, seed=seed)
+        return TD3(OBS_DIM, ACTION_DIM, config, seed=seed, device=DEVICE)
     awac_config = AWACConfig(
         policy_hidden=setting.hidden, q_hidden=setting.hidden, value_action="sample",
         implementation=implementation,  # type: ignore[arg-type]
     )  # fmt: skip
-    return AWAC(OBS_DIM, ACTION_DIM, awac_config, seed=seed)
+    return AWAC(OBS_DIM, ACTION_DIM, awac_config, seed=seed, device=DEVICE)
 
 
 def affordkit_impl(setting: Setting, data: dict[str, np.ndarray], implementation: str) -> Impl:
@@ -136,7 +152,7 @@ def sb3_td3_impl(setting: Setting, data: dict[str, np.ndarray]) -> Impl:
     n = len(data["obs"])
     model = SB3TD3(
         "MlpPolicy", Blank(), buffer_size=n, batch_size=setting.batch, learning_starts=0, seed=0,
-        policy_kwargs={"net_arch": list(setting.hidden)}, device="cpu",
+        policy_kwargs={"net_arch": list(setting.hidden)}, device=str(DEVICE),
     )  # fmt: skip
     model.set_logger(configure(None, []))
     buffer = model.replay_buffer
@@ -165,7 +181,7 @@ def d3rlpy_awac_impl(setting: Setting, data: dict[str, np.ndarray]) -> Impl:
         batch_size=setting.batch,
         actor_encoder_factory=VectorEncoderFactory(list(setting.hidden)),
         critic_encoder_factory=VectorEncoderFactory(list(setting.hidden)),
-    ).create(device="cpu:0")
+    ).create(device="cuda:0" if DEVICE.type == "cuda" else "cpu:0")
     algo.build_with_dataset(dataset)
 
     def run(steps: int) -> None:
@@ -180,7 +196,13 @@ def seeds_impls(setting: Setting, data: dict[str, np.ndarray], k: int) -> list[I
     each learner samples its own minibatches. One "update" of either is an update of all K."""
     singles = [affordkit_learner(setting, "fast", seed=s) for s in range(k)]
     stacked_class = TD3Seeds if setting.algo == "td3" else AWACSeeds
-    together = stacked_class(OBS_DIM, ACTION_DIM, singles[0].config, seeds=list(range(k)))  # type: ignore[arg-type]
+    together = stacked_class(
+        OBS_DIM,
+        ACTION_DIM,
+        singles[0].config,
+        seeds=list(range(k)),
+        device=DEVICE,  # type: ignore[arg-type]
+    )
     replays = [TensorReplay(data, setting.batch, seed=10 + s) for s in range(k)]
     fields = ("obs", "action", "reward", "next_obs", "done")
 
@@ -225,20 +247,24 @@ def update_flops(setting: Setting, data: dict[str, np.ndarray]) -> float:
 
 
 def matmul_peak(seconds: float) -> dict[str, float]:
-    """Best GFLOP/s of a 1024^3 float32 product through oneDNN and through torch.mm."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    flops = 2 * 1024**3
+    """Best GFLOP/s of a 1024^3 float32 product through oneDNN and through torch.mm (on a GPU:
+    torch.mm there, 4096^3, the default float32 precision)."""
+    size = 4096 if DEVICE.type == "cuda" else 1024
+    a, b = torch.randn(size, size, device=DEVICE), torch.randn(size, size, device=DEVICE)
+    flops = 2 * size**3
     kernels: dict[str, Callable[[], Any]] = {"torch.mm": lambda: torch.mm(a, b.t())}
     op = fast._op()
-    if op is not None:
+    if op is not None and DEVICE.type == "cpu":
         kernels["oneDNN"] = lambda: op(a, b, None, "none", [], "")
     best = dict.fromkeys(kernels, 0.0)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         for name, kernel in kernels.items():
             kernel()
+            synchronize()
             start = time.perf_counter()
             kernel()
+            synchronize()
             best[name] = max(best[name], flops / (time.perf_counter() - start) / 1e9)
     return best
 
@@ -248,14 +274,18 @@ def interleave(impls: list[Impl], rounds: int, seconds: float) -> dict[str, list
     steps = {}
     for impl in impls:  # warm up, then size each one's share of a round
         impl.run(2)
+        synchronize()
         start = time.perf_counter()
         impl.run(2)
+        synchronize()
         steps[impl.name] = max(2, round(seconds / ((time.perf_counter() - start) / 2)))
     rates: dict[str, list[float]] = {impl.name: [] for impl in impls}
     for r in range(rounds):
         for impl in impls[r % len(impls) :] + impls[: r % len(impls)]:
+            synchronize()
             start = time.perf_counter()
             impl.run(steps[impl.name])
+            synchronize()
             rates[impl.name].append(steps[impl.name] / (time.perf_counter() - start))
     return rates
 
@@ -308,14 +338,14 @@ def markdown(payload: dict[str, Any]) -> str:
         "# Update speed: affordkit against Stable-Baselines3 TD3 and d3rlpy AWAC",
         "",
         *provenance_lines(payload["provenance"]),
-        f"- threads: {payload['threads']}; oneDNN Linear in the fast path: "
-        f"{payload['onednn_check']['use']} ({payload['onednn_check']['reason']})",
+        f"- device: {payload.get('device', 'cpu')}; threads: {payload['threads']}; oneDNN Linear in the "
+        f"fast path: {payload['onednn_check']['use']} ({payload['onednn_check']['reason']})",
         f"- rounds: {payload['rounds']}, about {payload['seconds']} s per implementation per round",
         "",
-        "Matmul peak (1024^3 float32, best of the run): "
+        f"Matmul peak ({payload.get('peak_size', 1024)}^3 float32, best of the run): "
         + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items()),
         "",
-        "| setting | implementation | updates/s (median) | fraction of oneDNN peak |",
+        "| setting | implementation | updates/s (median) | fraction of the peak (oneDNN on a CPU) |",
         "|---|---|---:|---:|",
     ]
     for s in payload["settings"]:
@@ -383,12 +413,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="K of the seeds-together measurement; 0: none")
     parser.add_argument("--quick", action="store_true", help="1 round of 0.1 s, batch 128: a check only")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    parser.add_argument("--out", default="speed", help="file name stem of the results")
+    parser.add_argument("--out", default=None, help="file name stem of the results (speed, speed_cuda)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no CUDA device")
+    args.out = args.out or ("speed_cuda" if DEVICE.type == "cuda" else "speed")
     if args.quick:
         args.rounds, args.seconds, args.batches = 1, 0.1, [128]
     threads = set_cpu_threads("one")
-    check = fast.onednn_check()
+    check = fast.onednn_check() if DEVICE.type == "cpu" else fast.OneDNNCheck(False, "not on the CPU")
     data = random_transitions(20_000 if args.quick else 100_000, seed=0)
     peak = matmul_peak(0.5 if args.quick else 3.0)
     settings = [
@@ -417,6 +453,8 @@ def main() -> None:
                     flush=True,
                 )
     payload = {
+        "device": torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu",
+        "peak_size": 4096 if DEVICE.type == "cuda" else 1024,
         "threads": threads,
         "rounds": args.rounds,
         "seconds": args.seconds,
