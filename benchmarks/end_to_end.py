@@ -277,10 +277,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", help="TD3 hidden sizes (default: the preset's)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="of the VAE and learners")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no CUDA device")
     global DEVICE
     DEVICE = torch.device(args.device)
-    if DEVICE.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: this torch sees no CUDA device")
     if DEVICE.type == "cuda" and args.out == "end_to_end":
         args.out = "end_to_end_cuda"
     cfg = dataclasses.replace(rig.default_preset(), vae_images=512, warmup_steps=1_000, device=args.device)

@@ -416,10 +416,10 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="file name stem of the results (speed, speed_cuda)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no CUDA device")
     global DEVICE
     DEVICE = torch.device(args.device)
-    if DEVICE.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: this torch sees no CUDA device")
     args.out = args.out or ("speed_cuda" if DEVICE.type == "cuda" else "speed")
     if args.quick:
         args.rounds, args.seconds, args.batches = 1, 0.1, [128]
