@@ -53,6 +53,25 @@ def device_name() -> str:
     return torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
 
 
+def measured_on(threads: int, check: fast.OneDNNCheck) -> dict[str, Any]:
+    """The fields every results file of this script starts with: device, threads, oneDNN check."""
+    return {
+        "device": device_name(),
+        "threads": threads,
+        "onednn_check": {"use": check.use, "reason": check.reason},
+    }
+
+
+def intro_lines(payload: dict[str, Any]) -> list[str]:
+    """Provenance, device, threads and the oneDNN check, as the results files' first lines."""
+    check = payload["onednn_check"]
+    return [
+        *provenance_lines(payload["provenance"]),
+        f"- device: {payload['device']}; threads: {payload['threads']}; oneDNN Linear in the fast path: "
+        f"{check['use']} ({check['reason']})",
+    ]
+
+
 def synchronize() -> None:
     if DEVICE.type == "cuda":
         torch.cuda.synchronize(DEVICE)
@@ -158,9 +177,7 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     )
     ratios = [t / s for t, s in zip(rates["together"], rates["one after another"], strict=True)]
     payload: dict[str, Any] = {
-        "device": device_name(),
-        "threads": threads,
-        "onednn_check": {"use": check.use, "reason": check.reason},
+        **measured_on(threads, check),
         "settings": {"seeds": args.seeds, **loop_settings(cfg, args)},
         "env_steps_per_second_all_seeds": {
             k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()
@@ -171,9 +188,7 @@ def main_seeds(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     lines = [
         f"# RIG training loop: {args.seeds} seeds together against one after another",
         "",
-        *provenance_lines(payload["provenance"]),
-        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
-        f"({check.reason})",
+        *intro_lines(payload),
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables per seed, "
         f"{cfg.updates_per_step} updates per env step, TD3 batch {cfg.td3.batch_size}, hidden "
         f"{list(cfg.td3.hidden)}, fast update; {args.rounds} rounds of {args.batches} episode batches of "
@@ -225,9 +240,7 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     )
     shares = [1 - u / n for u, n in zip(rates["with updates"], rates["no updates"], strict=True)]
     payload: dict[str, Any] = {
-        "device": device_name(),
-        "threads": threads,
-        "onednn_check": {"use": check.use, "reason": check.reason},
+        **measured_on(threads, check),
         "settings": loop_settings(cfg, args),
         "env_steps_per_second": {k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()},
         "update_share_of_loop_time": {"median": statistics.median(shares), "rounds": shares},
@@ -236,9 +249,7 @@ def main_breakdown(args: argparse.Namespace, cfg: rig.RIGConfig) -> None:
     lines = [
         "# RIG training loop: the share of its time in the TD3 updates",
         "",
-        *provenance_lines(payload["provenance"]),
-        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
-        f"({check.reason})",
+        *intro_lines(payload),
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
         f"updates per env step (or none), TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}, "
         f"fast update; {args.rounds} rounds of {args.batches} episode batches, interleaved",
@@ -307,9 +318,7 @@ def main() -> None:
     )
     ratios = [f / ref for f, ref in zip(rates["fast"], rates["reference"], strict=True)]
     payload: dict[str, Any] = {
-        "device": device_name(),
-        "threads": threads,
-        "onednn_check": {"use": check.use, "reason": check.reason},
+        **measured_on(threads, check),
         "settings": loop_settings(cfg, args),
         "env_steps_per_second": {k: {"median": statistics.median(v), "rounds": v} for k, v in rates.items()},
         "ratio_fast_over_reference": {"median": statistics.median(ratios), "rounds": ratios},
@@ -318,9 +327,7 @@ def main() -> None:
     lines = [
         "# RIG training loop: env steps per second, TD3 fast against reference",
         "",
-        *provenance_lines(payload["provenance"]),
-        f"- device: {device_name()}; threads: {threads}; oneDNN Linear in the fast path: {check.use} "
-        f"({check.reason})",
+        *intro_lines(payload),
         f"- {cfg.env} {cfg.image_size}x{cfg.image_size}, {cfg.num_envs} tables, {cfg.updates_per_step} "
         f"updates per env step, TD3 batch {cfg.td3.batch_size}, hidden {list(cfg.td3.hidden)}",
         "",
