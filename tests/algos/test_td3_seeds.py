@@ -51,23 +51,34 @@ def assert_close_states(a, b) -> None:
         torch.testing.assert_close(fa[key], fb[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-def check_together_equals_singles(together: Any, singles: list[Any], network: str, steps: int) -> None:
+def check_together_equals_singles(
+    together: Any,
+    singles: list[Any],
+    network: str,
+    steps: int,
+    minibatches: Callable[[int], list[Batch]] = batches,
+    obs: torch.Tensor | None = None,
+    compare: Callable[[Any, Any], None] = assert_close_states,
+) -> None:
     """The K stacked learners start with the singles' weights of ``network``, and after ``steps``
-    updates on the same minibatches match them in metrics, whole states and actions."""
+    updates on the same ``minibatches(step)`` match them in metrics, whole states (``compare``) and
+    actions on ``obs`` (K, N, obs_dim)."""
     for k, single in enumerate(singles):
-        assert_close_states(together.learner_state_dict(k)[network], single.state_dict()[network])
+        compare(together.learner_state_dict(k)[network], single.state_dict()[network])
     for step in range(steps):
-        parts = batches(step)
+        parts = minibatches(step)
         metrics = together.update(stacked(parts))
         for k, (single, part) in enumerate(zip(singles, parts, strict=True)):
             own = single.update(part)
             assert own.keys() == metrics.keys()
             for key, value in own.items():
                 torch.testing.assert_close(metrics[key][k], value, rtol=1e-4, atol=1e-5, msg=key)
-    obs = torch.randn(len(SEEDS), 5, OBS_DIM)
+    obs = torch.randn(len(SEEDS), 5, OBS_DIM) if obs is None else obs
     for k, single in enumerate(singles):
-        assert_close_states(together.learner_state_dict(k), single.state_dict())
-        torch.testing.assert_close(together.act(obs)[k], single.act(obs[k]), rtol=1e-4, atol=1e-5)
+        compare(together.learner_state_dict(k), single.state_dict())
+    actions = together.act(obs)
+    for k, single in enumerate(singles):
+        torch.testing.assert_close(actions[k], single.act(obs[k]), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("implementation", ["reference", "fast"])
@@ -104,16 +115,18 @@ def check_taken_out(together: Any, alone: Any, keys: list[str]) -> None:
     assert_close_states(together.learner_state_dict(1), alone.state_dict())
 
 
-def check_restore(make: Callable[[list[int]], Any]) -> None:
-    """Learners from ``make(seeds)``, restored from a state_dict, continue bit-identically; a state
-    of other seeds is refused."""
+def check_restore(
+    make: Callable[[list[int]], Any], minibatches: Callable[[int], list[Batch]] = batches
+) -> None:
+    """Learners from ``make(seeds)``, restored from a state_dict, continue bit-identically on the
+    ``minibatches(step)``; a state of other seeds is refused."""
     a = make(SEEDS)
     for step in range(3):
-        a.update(stacked(batches(step)))
+        a.update(stacked(minibatches(step)))
     b = make(SEEDS)
     b.load_state_dict(copy.deepcopy(a.state_dict()))
     for step in range(3, 6):
-        ma, mb = a.update(stacked(batches(step))), b.update(stacked(batches(step)))
+        ma, mb = a.update(stacked(minibatches(step))), b.update(stacked(minibatches(step)))
         for key in ma:
             assert torch.equal(ma[key], mb[key]), key
     for (key, x), (_, y) in zip(tensors(a.state_dict()), tensors(b.state_dict()), strict=True):

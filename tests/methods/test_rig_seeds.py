@@ -132,9 +132,32 @@ def test_a_seed_folder_evaluates_as_a_run_of_its_own(tmp_path: Path) -> None:
     assert metrics["env_steps"] == 400 and metrics["episodes"] == 3
 
 
+def test_pixel_baseline_seeds_together_equal_runs_of_each_seed(tmp_path: Path) -> None:
+    """The pixel baseline's K conv encoders train as grouped convs (algos/td3_pixels_seeds.py); each
+    seed's learner, counters and final numbers equal its run alone, to float rounding."""
+    settings = {"observation": "pixels", "env_steps": 400, "eval_every": 400, "checkpoint_every": 400}
+    together = rig.run(smoke(tmp_path / "together", seed=1, seeds=2, **settings), progress=False).parent
+    summary = json.loads((together / "summary.json").read_text())
+    assert summary["seeds"] == [1, 2] and "TD3 + HER on raw pixels" in (together / "report.md").read_text()
+    for seed in (1, 2):
+        alone = rig.run(smoke(tmp_path / f"alone{seed}", seed=seed, **settings), progress=False).parent
+        a, b = rl_state(alone), rl_state(together / f"seed_{seed}")
+        assert a["counters"] == b["counters"] and a["td3"]["num_updates"] > 0
+        flat_a, flat_b = _tensors(a["td3"]), _tensors(b["td3"])
+        assert flat_a.keys() == flat_b.keys()
+        for name in flat_a:
+            torch.testing.assert_close(
+                flat_b[name], flat_a[name], atol=1e-4, rtol=1e-4, msg=f"seed {seed}: {name}"
+            )
+        (row,) = [r for r in summary["per_seed"] if r["seed"] == seed]
+        final = json.loads((alone / "summary.json").read_text())
+        assert row["success_rate"] == pytest.approx(final["success_rate"], abs=1e-6)
+        assert row["final_object_distance"] == pytest.approx(final["final_object_distance"], rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
-    [({"seeds": 0}, "seeds=0"), ({"seeds": 2, "observation": "pixels"}, "no stacked form")],
+    [({"seeds": 0}, "seeds=0")],
 )
 def test_seeds_settings_are_checked(tmp_path: Path, overrides: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

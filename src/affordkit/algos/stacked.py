@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from affordkit.algos.common import check_obs, load_optimizer
@@ -36,6 +37,60 @@ def stack_parameters(modules: Sequence[nn.Module], trainable: bool) -> Stack:
         value = torch.stack([dict(m.named_parameters())[name].detach() for m in modules]).clone()
         stacked[name] = nn.Parameter(value) if trainable else value
     return stacked
+
+
+def stack_buffers(modules: Sequence[nn.Module]) -> Stack:
+    """The K modules' buffers (BatchNorm statistics) stacked along a new leading dimension, by name."""
+    names = [name for name, _ in modules[0].named_buffers()]
+    return {name: torch.stack([dict(m.named_buffers())[name] for m in modules]).clone() for name in names}
+
+
+def stacked_conv(
+    layers: nn.Sequential, params: Stack, prefix: str, x: Tensor, k: int, training: bool
+) -> Tensor:
+    """``layers`` (a conv trunk: Conv2d, BatchNorm2d, elementwise activations, a final Flatten)
+    applied by each of the K stacked parameter sets to its own images, as grouped convolutions:
+    x (B, K * C, H, W), learner k's images in channels k * C ... (k + 1) * C - 1 -> (K, B, features).
+
+    Group k of every layer sees only learner k's channels, so each learner's output and gradient
+    are its own. BatchNorm normalises each channel over the batch, i.e. over learner k's own batch,
+    and with ``training`` updates the stacked running statistics in place (``params`` holds them
+    with the layer's buffers' names), as K ``nn.BatchNorm2d`` in training mode would."""
+    for i, layer in enumerate(layers):
+        name = f"{prefix}{i}."
+        if isinstance(layer, nn.Conv2d):
+            weight, bias = params[name + "weight"], params[name + "bias"]
+            x = F.conv2d(
+                x,
+                weight.reshape(-1, *weight.shape[2:]),
+                bias.reshape(-1),
+                stride=layer.stride,
+                padding=layer.padding,
+                dilation=layer.dilation,
+                groups=k * layer.groups,
+            )
+        elif isinstance(layer, nn.BatchNorm2d):
+            if layer.momentum is None or not layer.track_running_stats:
+                raise ConfigError("stacked_conv: BatchNorm2d needs running statistics with a fixed momentum")
+            if training:
+                params[name + "num_batches_tracked"].add_(1)
+            x = F.batch_norm(
+                x,
+                params[name + "running_mean"].view(-1),
+                params[name + "running_var"].view(-1),
+                params[name + "weight"].reshape(-1),
+                params[name + "bias"].reshape(-1),
+                training,
+                layer.momentum,
+                layer.eps,
+            )
+        elif isinstance(layer, nn.Flatten):
+            x = x.reshape(x.shape[0], k, -1)  # (B, K, C' h w): learner k's channels in a row
+        else:
+            x = layer(x)
+    if x.dim() != 3:
+        raise ConfigError("stacked_conv: the trunk must end with a Flatten")
+    return x.transpose(0, 1)
 
 
 def stacked_mlp(layers: nn.Sequential, params: Stack, prefix: str, x: Tensor) -> Tensor:

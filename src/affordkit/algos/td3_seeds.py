@@ -8,12 +8,14 @@ on the same minibatches, equal to float rounding (tests/algos/test_td3_seeds.py)
 ``learner_state_dict(k)`` hands out learner k as a plain ``TD3`` checkpoint.
 
 Minibatches come stacked, one per learner: ``Batch`` fields of shape (K, B, ...). Networks read
-``obs`` directly (the pixel baseline has its own learner, ``td3_pixels.PixelTD3``).
+``obs`` directly; the pixel baseline's stacked form, with its conv encoder, is
+``td3_pixels_seeds.PixelTD3Seeds``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -37,7 +39,7 @@ class TD3Seeds(StackedLearners):
     update for all. ``update`` takes a ``Batch`` of (K, B, ...) fields and returns metrics of shape
     (K,), one value per learner."""
 
-    NETWORKS = ("actor", "critic", "actor_target", "critic_target")
+    NETWORKS: ClassVar[tuple[str, ...]] = ("actor", "critic", "actor_target", "critic_target")
     OPTIMIZERS = ("actor_optimizer", "critic_optimizer")
     config: TD3Config
 
@@ -81,15 +83,28 @@ class TD3Seeds(StackedLearners):
         """One critic step of every learner, and on every ``policy_delay``-th call an actor step and
         target update of every learner (as ``TD3.update``, K at once)."""
         self.check_batch(batch)
-        c = self.config
         self.num_updates += 1
+        return self.td3_step(batch, batch.obs, batch.next_obs)
+
+    def target_pairs(self) -> list[tuple[list[Tensor], list[Tensor]]]:
+        """(targets, sources) that Polyak averaging moves together."""
+        return [
+            (list(self.actor_target.values()), list(self.actor.values())),
+            (list(self.critic_target.values()), list(self.critic.values())),
+        ]
+
+    def td3_step(self, batch: Batch, obs: Tensor, next_obs: Tensor) -> dict[str, Tensor]:
+        """TD3's losses on the networks' inputs ``obs`` and ``next_obs`` (K, B, d): ``batch``'s own
+        or features computed from it (``obs`` may carry gradients into an encoder, which the critic
+        optimiser then moves; the actor reads it detached)."""
+        c = self.config
         noise = self.draws(batch.action.shape[1:], self.device)
         noise = (noise * c.target_noise).clamp_(-c.target_noise_clip, c.target_noise_clip)
         with torch.no_grad():
-            next_action = (self.policy(self.actor_target, batch.next_obs) + noise).clamp_(-1.0, 1.0)
-            next_q1, next_q2 = self.q_values(self.critic_target, batch.next_obs, next_action)
+            next_action = (self.policy(self.actor_target, next_obs) + noise).clamp_(-1.0, 1.0)
+            next_q1, next_q2 = self.q_values(self.critic_target, next_obs, next_action)
             target = twin_q_target(batch.reward, batch.done, next_q1, next_q2, c.discount)  # (K, B)
-        q1, q2 = self.q_values(self.critic, batch.obs, batch.action)
+        q1, q2 = self.q_values(self.critic, obs, batch.action)
         losses = (q1 - target).pow(2).mean(1) + (q2 - target).pow(2).mean(1)  # (K,): each its own
         self.critic_optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -101,8 +116,9 @@ class TD3Seeds(StackedLearners):
             "critic/target": target.mean(1),
         }
         if self.num_updates % c.policy_delay == 0:
-            action = self.policy(self.actor, batch.obs)
-            (q,) = self.q_values(self.critic, batch.obs, action, both=False)
+            obs = obs.detach()
+            action = self.policy(self.actor, obs)
+            (q,) = self.q_values(self.critic, obs, action, both=False)
             actor_losses = -q.mean(1)
             self.actor_optimizer.zero_grad(set_to_none=True)
             actor_losses.sum().backward(inputs=list(self.actor.values()))
@@ -110,11 +126,8 @@ class TD3Seeds(StackedLearners):
             metrics["actor/loss"] = actor_losses.detach()
             metrics["actor/action_abs"] = action.detach().abs().mean((1, 2))
             with torch.no_grad():
-                for target_params, params in (
-                    (self.actor_target, self.actor),
-                    (self.critic_target, self.critic),
-                ):
-                    torch._foreach_lerp_(list(target_params.values()), list(params.values()), c.tau)
+                for targets, sources in self.target_pairs():
+                    torch._foreach_lerp_(targets, sources, c.tau)
         return metrics
 
 

@@ -50,6 +50,7 @@ from affordkit.algos.noise import (
 )
 from affordkit.algos.td3 import TD3, TD3Config
 from affordkit.algos.td3_pixels import PixelTD3
+from affordkit.algos.td3_pixels_seeds import PixelTD3Seeds, PixelTD3SeedView
 from affordkit.algos.td3_seeds import TD3Seeds, TD3SeedView
 from affordkit.data import EpisodeReplay, FieldSpec
 from affordkit.device import resolve_device
@@ -224,11 +225,6 @@ class RIGConfig:
             raise ConfigError(f"seed={self.seed}: expected a non-negative integer")
         if self.seeds < 1:
             raise ConfigError(f"seeds={self.seeds}: expected >= 1 (seeds trained together)")
-        if self.seeds > 1 and self.observation == "pixels":
-            raise ConfigError(
-                f"seeds={self.seeds} with observation='pixels': the pixel baseline's learner (a conv "
-                "encoder inside TD3) has no stacked form; run it once per seed (--seed N)"
-            )
         if self.observation != "latent" and self.finetune_every:  # no VAE to fine-tune
             object.__setattr__(self, "finetune_every", 0)
         if self.vae.image_size != self.image_size:  # one source of truth: the env's image size
@@ -571,6 +567,7 @@ class RIGAgent:
             self.goal_renderer = make_vector_env(cfg.env, k, autoreset_mode="disabled", image_size=size)
             self.goal_renderer.reset(seed=table_seeds(cfg.seed, k, Stream.GOAL_RENDER))
         self.policy_dim = 2 * d
+        self.network = network  # the pixel baseline's conv encoder (None for the others)
         self.td3: TD3 | PixelTD3 | TD3SeedView
         if td3 is not None:
             self.td3 = td3
@@ -741,20 +738,30 @@ class RIGTeam(SeedTeam[RIGAgent]):
         if len(configs) == 1:
             return cls([RIGAgent(configs[0], *spaces[0], device)], loggers, None, "td3")
         seeds = [learner_seed(c) for c in configs]
-        agents, stack = agents_together(
+
+        def stack(first: RIGAgent) -> TD3Seeds:
+            if first.network is not None:  # the pixel baseline: K conv encoders as grouped convs
+                return PixelTD3Seeds(
+                    first.policy_dim, 2, first.network, configs[0].td3, seeds=seeds, device=device
+                )
+            return TD3Seeds(first.policy_dim, 2, configs[0].td3, seeds=seeds, device=device)
+
+        pixels = configs[0].observation == "pixels"
+        agents, stacked = agents_together(
             len(configs),
             lambda k, td3, counters: RIGAgent(configs[k], *spaces[k], device, td3, counters),
-            lambda first: TD3Seeds(first.policy_dim, 2, configs[0].td3, seeds=seeds, device=device),
-            TD3SeedView,
+            stack,
+            PixelTD3SeedView if pixels else TD3SeedView,
             "td3",
         )
-        return cls(agents, loggers, stack, "td3")
+        return cls(agents, loggers, stacked, "td3")
 
     def act(self, latents: list[np.ndarray], goals: list[np.ndarray]) -> list[np.ndarray]:
         """Every agent's policy actions, in one batched call when trained together."""
         if self.stacked is None:
             return [self.agents[0].act(latents[0], goals[0])]
-        x = self.stacked_input([np.concatenate([z, g], axis=1) for z, g in zip(latents, goals, strict=True)])
+        rows = [np.concatenate([z, g], axis=1) for z, g in zip(latents, goals, strict=True)]
+        x = self.stacked_input(rows, dtype=rows[0].dtype)  # images stay uint8 for the pixel baseline
         return list(self.stacked.act(x).cpu().numpy())
 
 

@@ -103,11 +103,10 @@ class SeedTeam(Generic[A]):
         for agent, folder in zip(self.agents, folders, strict=True):
             checkpoint.save(folder, agent.state_dict())  # type: ignore[attr-defined]
 
-    def stacked_input(self, rows: Sequence[np.ndarray]) -> torch.Tensor:
-        """The agents' policy inputs (N, d) as one (K, N, d) tensor on the learners' device."""
-        return torch.from_numpy(np.stack([np.asarray(r, dtype=np.float32) for r in rows])).to(
-            self.stacked.device
-        )
+    def stacked_input(self, rows: Sequence[np.ndarray], dtype: Any = np.float32) -> torch.Tensor:
+        """The agents' policy inputs (N, d) as one (K, N, d) tensor of ``dtype`` on the learners'
+        device."""
+        return torch.from_numpy(np.stack([np.asarray(r, dtype=dtype) for r in rows])).to(self.stacked.device)
 
     def state_dict(self) -> dict[str, Any]:
         """One agent's own state, or the stacked learners and every agent's state but its learner."""

@@ -487,9 +487,13 @@ class ImageGoalEncoder(nn.Module):
     def feature_dim(self) -> int:
         return self.conv.arch.feature_dim
 
-    def forward(self, flat: Tensor) -> Tensor:
+    def images(self, flat: Tensor) -> Tensor:
+        """The conv's input: flat (B, 2 * H * W * 3) -> float (B, 6, H, W) in [0, 1], contiguous."""
         s = self.image_size
         # the reshape copies the uint8 images into (B, 6, s, s) order; scaling the float copy in
         # place saves one float allocation of the whole batch per call (same values as div(255))
         x = flat.reshape(-1, 2, s, s, 3).permute(0, 1, 4, 2, 3).reshape(-1, 6, s, s)
-        return self.conv(x.to(torch.float32).div_(255.0))
+        return x.to(torch.float32).div_(255.0)
+
+    def forward(self, flat: Tensor) -> Tensor:
+        return self.conv(self.images(flat))
