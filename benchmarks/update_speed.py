@@ -48,9 +48,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from affordkit import atomic
 from affordkit.algos import AWAC, TD3, AWACConfig, TD3Config
 from affordkit.algos.awac_seeds import AWACSeeds
+from affordkit.algos.td3_pixels import PixelTD3
+from affordkit.algos.td3_pixels_seeds import PixelTD3Seeds
 from affordkit.algos.td3_seeds import TD3Seeds
 from affordkit.device import set_cpu_threads
 from affordkit.networks import fast
+from affordkit.networks.conv import ImageGoalEncoder
 from affordkit.types import Batch
 
 try:
@@ -191,18 +194,47 @@ def d3rlpy_awac_impl(setting: Setting, data: dict[str, np.ndarray]) -> Impl:
     return Impl("d3rlpy", run)
 
 
+PIXEL_SIZE = 48  # the pixel baseline's images (RIG's 48x48 encoder)
+
+
+def random_images(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Transitions of the pixel baseline: flat uint8 observation-and-goal images, 2-d actions."""
+    rng = np.random.default_rng(seed)
+    d = 2 * PIXEL_SIZE * PIXEL_SIZE * 3
+    return {
+        "obs": rng.integers(0, 256, (n, d), dtype=np.uint8),
+        "action": rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+        "reward": -rng.random(n).astype(np.float32),
+        "next_obs": rng.integers(0, 256, (n, d), dtype=np.uint8),
+        "done": np.zeros(n, dtype=np.float32),
+    }
+
+
+def image_encoder() -> tuple[torch.nn.Module, int]:
+    module = ImageGoalEncoder(PIXEL_SIZE)
+    return module, module.feature_dim
+
+
 def seeds_impls(setting: Setting, data: dict[str, np.ndarray], k: int) -> list[Impl]:
-    """K fast learners one after another, and the same K trained together (TD3Seeds, AWACSeeds);
-    each learner samples its own minibatches. One "update" of either is an update of all K."""
-    singles = [affordkit_learner(setting, "fast", seed=s) for s in range(k)]
-    stacked_class = TD3Seeds if setting.algo == "td3" else AWACSeeds
-    together = stacked_class(
-        OBS_DIM,
-        ACTION_DIM,
-        singles[0].config,
-        seeds=list(range(k)),
-        device=DEVICE,  # type: ignore[arg-type]
-    )
+    """K fast learners one after another, and the same K trained together (TD3Seeds, AWACSeeds,
+    PixelTD3Seeds); each learner samples its own minibatches. One "update" of either is an update
+    of all K."""
+    together: TD3Seeds | AWACSeeds
+    if setting.algo == "pixel_td3":
+        config = TD3Config(hidden=setting.hidden)
+        d = data["obs"].shape[1]
+        singles: list[Any] = [PixelTD3(d, 2, image_encoder, config, seed=s, device=DEVICE) for s in range(k)]
+        together = PixelTD3Seeds(d, 2, image_encoder, config, seeds=list(range(k)), device=DEVICE)
+    else:
+        singles = [affordkit_learner(setting, "fast", seed=s) for s in range(k)]
+        stacked_class = TD3Seeds if setting.algo == "td3" else AWACSeeds
+        together = stacked_class(
+            OBS_DIM,
+            ACTION_DIM,
+            singles[0].config,
+            seeds=list(range(k)),
+            device=DEVICE,  # type: ignore[arg-type]
+        )
     replays = [TensorReplay(data, setting.batch, seed=10 + s) for s in range(k)]
     fields = ("obs", "action", "reward", "next_obs", "done")
 
@@ -369,7 +401,8 @@ def markdown(payload: dict[str, Any]) -> str:
     if payload["seeds"]:
         lines += [
             "",
-            "K learners (fast) trained together (TD3Seeds, AWACSeeds) against the same K one after another:",
+            "K learners (fast) trained together (TD3Seeds, AWACSeeds; PIXEL_TD3: PixelTD3Seeds, 48x48 images)"
+            " against the same K one after another:",
             "",
             "| setting | sequential (K-updates/s) | together (K-updates/s) | together / sequential | bar |",
             "|---|---:|---:|---:|---|",
@@ -411,6 +444,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[128, 256, 1024])
     parser.add_argument("--algos", nargs="+", default=["td3", "awac"], choices=["td3", "awac"])
     parser.add_argument("--seeds", type=int, default=5, help="K of the seeds-together measurement; 0: none")
+    parser.add_argument(
+        "--pixel-seeds",
+        type=int,
+        default=0,
+        help="K of a seeds-together measurement of the pixel baseline (PixelTD3Seeds, 48x48, B=128); 0: none",
+    )
     parser.add_argument("--quick", action="store_true", help="1 round of 0.1 s, batch 128: a check only")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--out", default=None, help="file name stem of the results (speed, speed_cuda)")
@@ -452,6 +491,15 @@ def main() -> None:
                     f"{args.seeds} {algo.upper()} seeds together, batch {batch}: {ratio:.2f}x sequential",
                     flush=True,
                 )
+    if args.pixel_seeds > 0:
+        setting = Setting("pixel_td3", 128, (400, 300))
+        images = random_images(2_000, seed=0)
+        seeds.append(measure_seeds(setting, images, args.pixel_seeds, args.rounds, args.seconds))
+        ratio = seeds[-1]["ratio_together_over_sequential"]["median"]
+        print(
+            f"{args.pixel_seeds} pixel-baseline seeds together, batch 128: {ratio:.2f}x sequential",
+            flush=True,
+        )
     payload = {
         "device": torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu",
         "peak_size": 4096 if DEVICE.type == "cuda" else 1024,

@@ -17,7 +17,7 @@ mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 # TD3 and AWAC updates/s beside SB3 and d3rlpy on the GPU, and 5 seeds stacked against one after another
-timeout 270 python3 benchmarks/update_speed.py --device cuda --rounds 3 --seconds 0.5 \
+timeout 300 python3 benchmarks/update_speed.py --device cuda --rounds 3 --seconds 0.5 --pixel-seeds 5 \
     --results-dir "$out" 2>&1 | tee "$out/update_speed_cuda.log"
 # RIG's training loop on the GPU: 5 seeds together against one after another, and the update share
 timeout 150 python3 benchmarks/end_to_end.py --device cuda --seeds 5 --rounds 2 --batches 1 \

@@ -30,15 +30,17 @@ def test_end_to_end_breakdown_writes_the_update_share(tmp_path: Path, monkeypatc
 def test_update_speed_quick_writes_ratios(tmp_path: Path, monkeypatch) -> None:
     from benchmarks import update_speed
 
-    args = ["--quick", "--algos", "td3", "--seeds", "2", "--results-dir", str(tmp_path)]
+    args = ["--quick", "--algos", "td3", "--seeds", "2", "--pixel-seeds", "2", "--results-dir", str(tmp_path)]
     run_script(update_speed, monkeypatch, *args)
     payload = json.loads((tmp_path / "speed.json").read_text())
     assert (
         payload["device"] == "cpu"
         and payload["settings"][0]["updates_per_second"]["affordkit fast"]["median"] > 0
     )
-    assert payload["seeds"][0]["seeds"] == 2
-    assert "| TD3 B=128" in (tmp_path / "speed.md").read_text()
+    assert [(s["algo"], s["seeds"]) for s in payload["seeds"]] == [("td3", 2), ("pixel_td3", 2)]
+    assert payload["seeds"][1]["ratio_together_over_sequential"]["median"] > 0
+    text = (tmp_path / "speed.md").read_text()
+    assert "| TD3 B=128" in text and "| PIXEL_TD3 K=2 B=128" in text
 
 
 def test_cuda_is_refused_where_there_is_none(monkeypatch) -> None:
