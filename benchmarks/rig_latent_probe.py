@@ -8,7 +8,10 @@ stored with its latest RL checkpoint), on images the env renders from random goa
 - geometry: the latent distance ||mu(s') - mu(s)|| when one body moves by 0.05, 0.1 and 0.2 in a
   random direction (medians over scenes), i.e. what the latent-distance reward sees of each body,
   in the L2 norm (RIG's reward), the L1 norm (``--reward-norm l1``) and L2 with each latent
-  dimension divided by its spread over the scenes; and the object's share in each.
+  dimension divided by its spread over the scenes; and the object's share in each;
+- range: the same L2 distance when one body jumps to another random place (the other body still),
+  binned by how far it went, and the rank correlation of the two: whether the reward still
+  grows with the distance to a far goal, or levels off.
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
@@ -43,6 +46,7 @@ except ImportError:  # run as a script from benchmarks/
 
 TRAIN, TEST, CHUNK = 3_000, 1_000, 100
 MOVES = (0.05, 0.1, 0.2)
+RANGES = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.4), (0.4, 0.8), (0.8, 2.0))
 BODIES = {"effector": slice(0, 2), "object": slice(2, 4)}
 
 
@@ -80,6 +84,12 @@ def scenes(
         keep = np.linalg.norm(h - p, axis=1) > gap
         out.append(np.concatenate([h, p], axis=1)[keep])
     return np.concatenate(out)[:n].astype(np.float32)
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho (ranks without ties: continuous values)."""
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def probe(run_dir: Path, seed: int) -> dict[str, Any]:
@@ -134,7 +144,25 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
             moves[str(step)] = float(np.median(np.linalg.norm(change, axis=1)))
             moves_l1[str(step)] = float(np.median(np.abs(change).sum(axis=1)))
             moves_std[str(step)] = float(np.median(np.linalg.norm(change / spread, axis=1)))
+        # range: the body jumps anywhere in its goal region (kept apart from the other body)
+        jumped = s[:TEST].copy()
+        half = cfg.hand_goal_half if body == "effector" else cfg.object_goal_half
+        jumped[:, cols] = rng.uniform(-half, half, (TEST, 2))
+        for _ in range(50):  # redraw the places that land on the other body
+            clash = np.linalg.norm(jumped[:, :2] - jumped[:, 2:], axis=1) <= gap
+            if not clash.any():
+                break
+            jumped[clash, cols] = rng.uniform(-half, half, (int(clash.sum()), 2))
+        apart = np.linalg.norm(jumped[:, :2] - jumped[:, 2:], axis=1) > gap
+        went = np.linalg.norm(jumped[:, cols] - s[:TEST][:, cols], axis=1)[apart]
+        latent = np.linalg.norm(encode(jumped)[apart] - z[:TEST][apart], axis=1)
+        by_range = {}
+        for lo, hi in RANGES:
+            inside = (went >= lo) & (went < hi)
+            by_range[f"{lo}-{hi}"] = float(np.median(latent[inside])) if inside.sum() >= 10 else None
         out["bodies"][body] = {
+            "latent_distance_by_range": by_range,
+            "rank_correlation": rank_correlation(went, latent),
             "linear_error": err(linear),
             "knn_error": err(from_latent),
             "knn_error_true_state": err(from_state),
@@ -188,6 +216,26 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             if key in b["object"]
         ]
         lines.append(f"| `{run.parent.name}/{run.name}` | " + " | ".join(f"{x:.2f}" for x in ratios) + " |")
+    lines += [
+        "",
+        "The range of the reward: the median L2 latent distance when one body jumps to another random "
+        "place (the other body still), by how far it went (table units; '-' under 10 scenes), and the "
+        "rank correlation of latent and true distance over all jumps.",
+        "",
+        "| run | body | " + " | ".join(f"{lo}-{hi}" for lo, hi in RANGES) + " | rank correlation |",
+        "|---|---|" + "---:|" * (len(RANGES) + 1),
+    ]
+    for r in rows:
+        run = Path(r["run"])
+        for body, b in r["bodies"].items():
+            if "latent_distance_by_range" not in b:
+                continue
+            cells = [("-" if v is None else f"{v:.3f}") for v in b["latent_distance_by_range"].values()]
+            lines.append(
+                f"| `{run.parent.name}/{run.name}` | {body} | "
+                + " | ".join(cells)
+                + f" | {b['rank_correlation']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -40,8 +40,22 @@ def test_latent_probe_of_a_finished_rig_run(tmp_path: Path, monkeypatch) -> None
         assert len(per_move) == len(probe.MOVES) and all(v >= 0 for v in per_move)
         l1 = list(body["latent_l1_distance_per_move"].values())
         assert all(a >= b - 1e-6 for a, b in zip(l1, per_move, strict=True))  # ||x||_1 >= ||x||_2
+        ranges = body["latent_distance_by_range"]
+        assert len(ranges) == len(probe.RANGES) and all(v is None or v >= 0 for v in ranges.values())
+        assert -1 <= body["rank_correlation"] <= 1
     text = probe.markdown([row], probe.provenance())
     assert "| object / effector, L2 | object / effector, L1 | object / effector, standardized L2 |" in text
+    assert "rank correlation |" in text
+
+
+def test_rank_correlation_is_spearmans() -> None:
+    from benchmarks import rig_latent_probe as probe
+
+    x = np.arange(20.0)
+    assert probe.rank_correlation(x, x**3) == pytest.approx(1.0)  # any increasing map: 1
+    assert probe.rank_correlation(x, -np.exp(x)) == pytest.approx(-1.0)
+    flat = np.r_[np.arange(10.0), np.full(10, 10.0) + np.arange(10) * 1e-9]  # levels off, still rising
+    assert probe.rank_correlation(x, flat) == pytest.approx(1.0)
 
 
 @pytest.fixture(scope="module")
