@@ -92,6 +92,8 @@ def test_defaults_are_the_papers() -> None:
         dict(decoder="broadcast", sprite_size=13),
         dict(decoder="sprite", context_every_layer=True),
         dict(decoder="sprite", sprite_layers=0),
+        dict(decoder="sprite", sprite_layers=2, sprite_fixed=2),
+        dict(decoder="broadcast", sprite_fixed=1),
         dict(shift_augment=-1),
         dict(shift_augment=48),
         dict(shift_augment=2.5),

@@ -127,3 +127,24 @@ def test_benchmark_keeps_a_record_of_each_finished_run(tmp_path: Path, monkeypat
     assert again["state_her"]["success"] == first["state_her"]["success"]
     assert again["state_her"]["runs"]["3"]["curve"] == first["state_her"]["runs"]["3"]["curve"]
     assert again["state_her"]["missing_seeds"] == [4]
+
+
+def test_effector_check_of_the_consistency_benchmark() -> None:
+    """benchmarks/ccrig_consistency.py's effector check: a rendering agrees with itself, not with the
+    effector moved a few pixels away or left out (the bare table)."""
+    from benchmarks import ccrig_consistency as bench
+
+    from affordkit.envs import make_vector_env
+
+    env = make_vector_env("ColorPush", 8, autoreset_mode="disabled")
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    states = np.c_[rng.uniform(-0.5, 0.5, (8, 2)), rng.uniform(-0.5, 0.5, (8, 2))].astype(np.float32)
+    states[:, 2:] = states[:, :2] - 0.6 * np.sign(states[:, :2] + 1e-3)  # the object well away
+    real = env.render_goal(states)
+    assert bench.effector_agreement(real, real).all()
+    moved = states.copy()
+    moved[:, 0] += np.where(states[:, 0] > 0, -0.3, 0.3)  # ~0.3 of the 2-unit table: ~7 px at 48x48
+    assert not bench.effector_agreement(real, env.render_goal(moved)).any()
+    table = np.broadcast_to(np.array([232, 226, 214], np.uint8), real.shape)
+    assert not bench.effector_agreement(real, table).any()

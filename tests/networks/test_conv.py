@@ -265,6 +265,22 @@ def test_sprite_decoder_draws_the_same_object_wherever_z_t_puts_it() -> None:
         dict(sprite_size=49),
         dict(state_dim=0),
         dict(layers=0),
+        dict(layers=2, fixed=2),
+        dict(fixed=-1),
     ):
         with pytest.raises(ConfigError):
             SpriteDecoder(48, **{"state_dim": 6, "context_dim": 4, **bad})  # type: ignore[arg-type]
+
+
+def test_a_fixed_sprite_is_the_same_in_every_scene_and_learns() -> None:
+    """``fixed=1``: sprite 0 is a learned patch that ignores z_c; sprite 1 still reads it."""
+    torch.manual_seed(0)
+    decoder = SpriteDecoder(48, state_dim=6, context_dim=4, layers=2, fixed=1)
+    rgb, alpha = decoder.sprites(torch.randn(5, 4))
+    assert rgb.shape == (5, 2, 3, 13, 13) and alpha.shape == (5, 2, 1, 13, 13)
+    torch.testing.assert_close(rgb[:, 0], rgb[:1, 0].expand(5, 3, 13, 13))  # one sprite for all scenes
+    assert not torch.allclose(rgb[:, 1], rgb[:1, 1].expand(5, 3, 13, 13))  # the other from each z_c
+    loss = decoder(torch.randn(5, 10)).pow(2).mean()
+    loss.backward()
+    assert decoder.fixed_sprites.grad is not None and decoder.fixed_sprites.grad.abs().sum() > 0
+    assert decoder.sprite_net[-1].weight.shape[0] == 1 * 4 * 13 * 13  # the net draws the other one

@@ -154,6 +154,9 @@ class CCVAEConfig:
     sprite_layers: int = 2
     """Bodies the ``sprite`` decoder draws, each a sprite with its own where-map: 2 for ColorPush
     (effector and object), 3 for ColorMultiPush; unused by the other decoders."""
+    sprite_fixed: int = 0
+    """``sprite`` decoder: how many of its sprites are learned patches that ignore z_c (bodies that
+    look the same in every scene: 1, the effector, on ColorPush); fewer than ``sprite_layers``."""
     min_variance: float = 1e-3
     """Floor of the posterior variance of z_t: logvar = log(min_variance) + |linear| (rlkit)."""
     encoder: EncoderKind = "rig"
@@ -248,6 +251,13 @@ class CCVAEConfig:
             raise ConfigError(f"where_entropy_start={self.where_entropy_start!r}: expected an integer >= 0")
         if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
             raise ConfigError(f"sprite_layers={self.sprite_layers!r}: expected a positive integer")
+        if not isinstance(self.sprite_fixed, int) or not 0 <= self.sprite_fixed < self.sprite_layers:
+            raise ConfigError(
+                f"sprite_fixed={self.sprite_fixed!r}: expected an integer from 0 to sprite_layers - 1 "
+                f"= {self.sprite_layers - 1}"
+            )
+        if self.sprite_fixed and self.decoder != "sprite":
+            raise ConfigError("sprite_fixed needs decoder='sprite'")
         check_encoder_fields(self.encoder, self.keypoints)
         if self.context_every_layer and self.decoder != "broadcast":
             raise ConfigError("context_every_layer needs decoder='broadcast'")
@@ -592,6 +602,7 @@ def _decoder(config: CCVAEConfig, arch: ConvArch, in_dim: int) -> nn.Module:
             sprite_size=config.sprite_size,
             layers=config.sprite_layers,
             mode=config.sprite_mode_decode,
+            fixed=config.sprite_fixed,
             channels=config.decoder_channels,
         )
     every = config.context_dim if config.context_every_layer and state else 0

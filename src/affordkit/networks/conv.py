@@ -244,6 +244,11 @@ class SpriteDecoder(nn.Module):
     (CC-VAE's ``state_input``) appearance has no way in but the sprites. Assumes a fixed camera and a
     static background, as on the tabletop.
 
+    ``fixed``: the first ``fixed`` sprites are learned patches that do not read z_c, for bodies that
+    look the same in every scene (the effector): what differs between scenes can then only be drawn
+    by the other sprites, which keeps one sprite for the effector when the maps are drawn as their
+    modes (with two sprites from z_c, straight-through training turned both into the object).
+
     ``full_where``: the maps from a :class:`FullBroadcastDecoder` (full resolution, no deconv, 4.3
     times the FLOPs) instead. ``mode``: in eval mode each map is replaced by a one-hot at its most
     likely pixel, so each sprite is drawn once, whole, at the map's mode (training is unchanged).
@@ -263,9 +268,14 @@ class SpriteDecoder(nn.Module):
         hidden: int = 256,
         full_where: bool = False,
         mode: bool = False,
+        fixed: int = 0,
     ) -> None:
         super().__init__()
         size = sprite_size or default_sprite_size(image_size)
+        if not 0 <= fixed < layers:
+            raise ConfigError(
+                f"fixed={fixed}: expected 0 <= fixed < layers = {layers} (one sprite reads z_c)"
+            )
         if size % 2 == 0 or not 3 <= size <= image_size:
             raise ConfigError(f"sprite_size={size}: expected an odd number in [3, image_size = {image_size}]")
         if state_dim < 1 or context_dim < 1 or layers < 1:
@@ -283,10 +293,13 @@ class SpriteDecoder(nn.Module):
             if full_where
             else BroadcastDecoder(image_size, state_dim, channels=channels, out_channels=layers)
         )
+        self.fixed = fixed
         self.sprite_net = nn.Sequential(
-            nn.Linear(context_dim, hidden), nn.ReLU(), nn.Linear(hidden, layers * 4 * size * size)
+            nn.Linear(context_dim, hidden), nn.ReLU(), nn.Linear(hidden, (layers - fixed) * 4 * size * size)
         )
         he_init(self.sprite_net)
+        if fixed:  # logits of the scene-independent sprites, at 0.5 grey and half coverage to start
+            self.fixed_sprites = nn.Parameter(torch.zeros(fixed, 4, size, size))
         # logits / BACKGROUND_GAIN: the gain lets Adam move the whole table colour within a few
         # hundred steps (an unscaled logit moves about lr per step: thousands of steps from grey to
         # the table, while the sprites learn to paint the table instead)
@@ -297,7 +310,10 @@ class SpriteDecoder(nn.Module):
     def sprites(self, z_c: Tensor) -> tuple[Tensor, Tensor]:
         """Colour (B, layers, 3, S, S) and coverage (B, layers, 1, S, S), in [0, 1], of z_c's sprites."""
         s = self.sprite_size
-        rgba = torch.sigmoid(self.sprite_net(z_c)).view(-1, self.num_layers, 4, s, s)
+        rgba = torch.sigmoid(self.sprite_net(z_c)).view(-1, self.num_layers - self.fixed, 4, s, s)
+        if self.fixed:
+            same = torch.sigmoid(self.fixed_sprites).expand(len(rgba), self.fixed, 4, s, s)
+            rgba = torch.cat([same, rgba], dim=1)  # the scene-independent sprites first (in front)
         return rgba[:, :, :3], rgba[:, :, 3:]
 
     def layers(self, x: Tensor) -> dict[str, Tensor]:
