@@ -11,7 +11,10 @@ stored with its latest RL checkpoint), on images the env renders from random goa
   dimension divided by its spread over the scenes; and the object's share in each;
 - range: the same L2 distance when one body jumps to another random place (the other body still),
   binned by how far it went, and the rank correlation of the two: whether the reward still
-  grows with the distance to a far goal, or levels off.
+  grows with the distance to a far goal, or levels off;
+- CC-VAE only, the context gap: ||mu(s, s_0') - mu(s, s_0)|| for the same image under another
+  table's context (what separates a goal code encoded in another scene from every code the current
+  scene can reach), and how far that moves the bodies' linearly read positions.
 
     python benchmarks/rig_latent_probe.py RUN_DIR [RUN_DIR ...] --out rig_latent_probe
 
@@ -125,6 +128,20 @@ def probe(run_dir: Path, seed: int) -> dict[str, Any]:
 
     from_latent, from_state = knn(z), knn(s)
     out: dict[str, Any] = {"run": str(run_dir), "env": env_name, "bodies": {}}
+    if isinstance(vae, CCVAE):  # the same images under the next table's context
+        images = np.concatenate(
+            [env.render_goal(s[i : i + CHUNK]) for i in range(TRAIN, TRAIN + TEST, CHUNK)]
+        )
+        other = np.concatenate(
+            [vae.encode_mean(images[i : i + CHUNK], np.roll(contexts, 1, axis=0)).float().numpy()
+             for i in range(0, TEST, CHUNK)]
+        )  # fmt: skip
+        shift = (np.c_[other, np.ones(TEST)] - np.c_[z[te], np.ones(TEST)]) @ weights
+        out["context_gap"] = {
+            "median": float(np.median(np.linalg.norm(other - z[te], axis=1))),
+            "read_effector_shift": float(np.median(np.linalg.norm(shift[:, :2], axis=1))),
+            "read_object_shift": float(np.median(np.linalg.norm(shift[:, 2:], axis=1))),
+        }
     for body, cols in BODIES.items():
 
         def err(pred: np.ndarray, cols: slice = cols) -> float:
@@ -216,6 +233,24 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             if key in b["object"]
         ]
         lines.append(f"| `{run.parent.name}/{run.name}` | " + " | ".join(f"{x:.2f}" for x in ratios) + " |")
+    gaps = [r for r in rows if "context_gap" in r]
+    if gaps:
+        lines += [
+            "",
+            "The context gap (CC-VAE): the median latent distance between one image's codes under its own "
+            "table's context and under another table's, and how far that moves each body's linearly read "
+            "position (table units): the part of a goal code encoded in another scene that no code of the "
+            "current scene can match.",
+            "",
+            "| run | context gap | effector read shift | object read shift |",
+            "|---|---:|---:|---:|",
+        ]
+        for r in gaps:
+            g, run = r["context_gap"], Path(r["run"])
+            lines.append(
+                f"| `{run.parent.name}/{run.name}` | {g['median']:.3f} | {g['read_effector_shift']:.4f} "
+                f"| {g['read_object_shift']:.4f} |"
+            )
     lines += [
         "",
         "The range of the reward: the median L2 latent distance when one body jumps to another random "

@@ -256,6 +256,18 @@ def test_gradient_routing(decoder: str, every_layer: bool, channels: int, encode
     assert all(v == {True} for v in reached(model, "loss").values())  # every parameter learns
 
 
+def test_a_state_code_that_does_not_read_the_context() -> None:
+    """``state_reads_context=False``: mu(s_t) is the same under every context, and the KL no longer
+    reaches the context encoder; z_c still feeds both decoders."""
+    model = make_model(48, state_reads_context=False)
+    state, context = images(5, 48, seed=4), images(5, 48, seed=1)
+    fit_steps(model, pairs(16, 48), num_steps=2)
+    assert torch.equal(model.encode_mean(state, context), model.encode_mean(state, context[::-1]))
+    assert model.mu_head.in_features == make_model(48).mu_head.in_features - model.config.context_dim
+    assert reached(model, "kl")["context_encoder"] == {False}
+    assert reached(model, "reconstruction")["context_encoder"] == {True}  # through the decoder
+
+
 # ---------------------------------------------------------------------------------- loss, ramp
 @pytest.mark.parametrize("reconstruction", ["gaussian", "bernoulli"])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])

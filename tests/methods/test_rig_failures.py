@@ -102,7 +102,9 @@ def test_latent_probe_of_a_ccrig_run_reads_the_state_code(ccrig_run: Path, monke
     assert set(row["bodies"]) == {"effector", "object"}
     for body in row["bodies"].values():
         assert np.isfinite(body["linear_error"]) and body["knn_error_true_state"] > 0
+    assert row["context_gap"]["median"] > 0  # the smoke preset's state heads read z_c
     assert probe.probe(run_dir, seed=0) == row  # the same scenes and contexts: the same answer
+    assert "| context gap |" in probe.markdown([row], probe.provenance())
 
 
 def test_benchmark_keeps_a_record_of_each_finished_run(tmp_path: Path, monkeypatch) -> None:

@@ -167,6 +167,13 @@ class CCVAEConfig:
     z_c (docs/methods/ccrig.md)."""
     keypoints: int = 16
     """Keypoints of the ``keypoints`` state encoder; unused by ``rig``."""
+    state_reads_context: bool = True
+    """The state encoder's mu / logvar heads read [features(s_t), z_c] (CC-RIG) or, when off,
+    features(s_t) alone, so z_t = mu(s_t) means the same in every scene. Not in CC-RIG: with z_c in
+    the heads, one image encoded with another scene's context moved its code by 0.64 (outline weight
+    3; a move of the object by 0.1 moves it 0.32), along directions that hold no position, so a goal
+    code drawn from another scene (the ``data`` prior) sits that far off every code the current
+    scene can reach (docs/methods/ccrig.md)."""
     context_every_layer: bool = False
     """With the ``broadcast`` decoder: z_c joins the input of every layer of the state decoder,
     not only the first (:class:`~affordkit.networks.conv.BroadcastDecoder`'s ``every_layer``).
@@ -294,8 +301,9 @@ class CCVAE(nn.Module):
         self.config = config
         arch = rig_arch(config.image_size)
         self.encoder, feature_dim = image_encoder(config.encoder, config.image_size, config.keypoints)
-        self.mu_head = nn.Linear(feature_dim + config.context_dim, config.latent_dim)
-        self.logvar_head = nn.Linear(feature_dim + config.context_dim, config.latent_dim)
+        head_in = feature_dim + (config.context_dim if config.state_reads_context else 0)
+        self.mu_head = nn.Linear(head_in, config.latent_dim)
+        self.logvar_head = nn.Linear(head_in, config.latent_dim)
         he_init(self.mu_head)
         he_init(self.logvar_head)
         self.decoder = _decoder(config, arch, config.latent_dim + config.context_dim)
@@ -503,7 +511,9 @@ class CCVAE(nn.Module):
 
     # ----------------------------------------------------------------------------------- helpers
     def _posterior(self, x: Tensor, z_c: Tensor) -> tuple[Tensor, Tensor]:
-        h = torch.cat([self.encoder(x), z_c], dim=1)  # (B, feature_dim + context_dim)
+        h = self.encoder(x)  # (B, feature_dim)
+        if self.config.state_reads_context:
+            h = torch.cat([h, z_c], dim=1)  # (B, feature_dim + context_dim)
         return self.mu_head(h), self._log_min_variance + self.logvar_head(h).abs()
 
     def _nll(self, logits: Tensor, target: Tensor) -> Tensor:
