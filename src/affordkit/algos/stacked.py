@@ -59,11 +59,15 @@ def stacked_conv(
     for i, layer in enumerate(layers):
         name = f"{prefix}{i}."
         if isinstance(layer, nn.Conv2d):
-            weight, bias = params[name + "weight"], params[name + "bias"]
+            if layer.padding_mode != "zeros":
+                raise ConfigError(
+                    f"stacked_conv: padding_mode={layer.padding_mode!r}; only 'zeros' is stacked"
+                )
+            weight, bias = params[name + "weight"], params.get(name + "bias")
             x = F.conv2d(
                 x,
                 weight.reshape(-1, *weight.shape[2:]),
-                bias.reshape(-1),
+                None if bias is None else bias.reshape(-1),
                 stride=layer.stride,
                 padding=layer.padding,
                 dilation=layer.dilation,
