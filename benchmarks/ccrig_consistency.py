@@ -291,6 +291,14 @@ def collect(
 
 
 # ------------------------------------------------------------------------------------- models
+def straight_through_from(history: list[dict[str, float]]) -> str:
+    """The first logged step whose training rows had the sprite maps drawn as modes, or '-'."""
+    for row in history:
+        if row.get("vae/straight_through", 0.0) > 0.0:
+            return str(int(row.get("step", -1)))
+    return "-"
+
+
 def fit_config(args: argparse.Namespace, seed: int) -> FitConfig:
     return FitConfig(
         num_steps=args.steps,
@@ -373,6 +381,8 @@ def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
         where_entropy_weight=getattr(args, "sprite_entropy_weight", 0.0),
         where_entropy_start=args.steps // 2 if getattr(args, "sprite_entropy_weight", 0.0) else 0,
         where_straight_through_start=int(args.steps * getattr(args, "sprite_straight_through_from", 0.0)),
+        where_straight_through_mse=getattr(args, "sprite_straight_through_mse", 0.0),
+        where_split_gradients=getattr(args, "sprite_split_gradients", False),
         sprite_fixed=getattr(args, "sprite_fixed", 0),
     )
 
@@ -546,6 +556,11 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
             "heldout": summary["heldout"],
             "train": summary["train"],
             "train_loss_every_100_steps": losses,
+            # the logged training means (every 100 steps): KL, pixel MSE, where-map entropy, ...
+            "history": [
+                {k: float(v) for k, v in row.items() if isinstance(v, (int, float))}
+                for row in summary["history"]
+            ],
         }
         out["models"][name] = info
         print(f"seed {seed}: {name} trained in {seconds:.0f} s; held-out {summary['heldout']}", flush=True)
@@ -1005,8 +1020,8 @@ def report(
         "",
         "## Training",
         "",
-        "| seed | model | seconds | held-out loss | held-out KL | held-out pixel MSE |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| seed | model | seconds | held-out loss | held-out KL | held-out pixel MSE | maps as modes from |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in per_seed:
         for name, m in r["models"].items():
@@ -1015,8 +1030,14 @@ def report(
             h = m["heldout"]
             lines.append(
                 f"| {r['seed']} | {name} | {m['seconds']:.0f} | {h.get('loss', float('nan')):.1f} "
-                f"| {h.get('kl', float('nan')):.2f} | {h.get('pixel_mse', float('nan')):.5f} |"
+                f"| {h.get('kl', float('nan')):.2f} | {h.get('pixel_mse', float('nan')):.5f} "
+                f"| {straight_through_from(m.get('history', []))} |"
             )
+    lines += [
+        "",
+        "Maps as modes from: the first logged step (every 100) at which the sprite decoder drew its "
+        "where-maps as their modes in training (straight-through); '-' never or not a sprite decoder.",
+    ]
     picture_keys = [k for k in PICTURE_KEYS if k in keys]
     lines += [
         "",
@@ -1073,6 +1094,10 @@ def rewrite_report(out: str) -> None:
             (settings.get("ccvae_sprite") or {}).get("where_straight_through_start", 0)
         )
         / settings["fit"]["num_steps"],
+        sprite_split_gradients=bool((settings.get("ccvae_sprite") or {}).get("where_split_gradients", False)),
+        sprite_straight_through_mse=float(
+            (settings.get("ccvae_sprite") or {}).get("where_straight_through_mse", 0.0)
+        ),
         sprite_fixed=int((settings.get("ccvae_sprite") or {}).get("sprite_fixed", 0)),
         out=out,
     )
@@ -1195,6 +1220,17 @@ def main() -> None:
         type=float,
         default=0.0,
         help="the same from this fraction of the steps on (0: never)",
+    )
+    parser.add_argument(
+        "--sprite-straight-through-mse",
+        type=float,
+        default=0.0,
+        help="and only once the running training pixel MSE of s_t is below this (0: no wait)",
+    )
+    parser.add_argument(
+        "--sprite-split-gradients",
+        action="store_true",
+        help="once straight-through: sprites learn from the mode-drawn picture, maps from the soft one",
     )
     parser.add_argument(
         "--sprite-fixed",

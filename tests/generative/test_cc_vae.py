@@ -682,3 +682,58 @@ def test_sprite_straight_through_draws_modes_in_training_from_its_start_with_gra
     assert all(g is not None and g.abs().sum() > 0 for g in where_grads)  # the softmax's gradient flows
     with pytest.raises(ConfigError, match="sprite"):
         CCVAEConfig(decoder="broadcast", where_straight_through_start=5)
+
+
+def test_sprite_straight_through_gated_by_mse_waits_for_the_running_mse_then_stays_on() -> None:
+    model = make_model(decoder="sprite", where_straight_through_start=2, where_straight_through_mse=0.5)
+    model.train()
+    batch = pairs(4)
+    seen = []
+    for update in range(6):
+        if update == 3:
+            model.mse_average.fill_(0.1)  # as if the bodies were drawn well by now
+        if update == 5:
+            model.mse_average.fill_(0.9)  # worse again: the switch stays on
+        seen.append(bool(model.loss(batch, torch.Generator().manual_seed(0))["straight_through"]))
+    # updates 0-1 before the start; 2 past it with the running MSE still high (it starts at 1)
+    assert seen == [False, False, False, True, True, True]
+    state = model.state_dict()
+    assert bool(state["straight_through_on"]) and "mse_average" in state  # a resumed run keeps it
+    assert "straight_through_on" not in make_model(decoder="sprite").state_dict()  # old checkpoints load
+    with torch.no_grad():
+        model.eval()
+        assert not bool(torch.as_tensor(model.loss(batch)["straight_through"]))  # eval: soft maps
+    with pytest.raises(ConfigError, match="where_straight_through_start"):
+        CCVAEConfig(decoder="sprite", where_straight_through_mse=0.01)
+    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
+        CCVAEConfig(decoder="sprite", where_straight_through_start=2, where_straight_through_mse=-0.1)
+
+
+def test_sprite_split_gradients_route_the_mode_picture_to_the_sprites_and_the_soft_one_to_the_maps() -> None:
+    model = make_model(decoder="sprite", where_straight_through_start=1, where_split_gradients=True)
+    model.train()
+    batch = pairs(4)
+    first = model.loss(batch, torch.Generator().manual_seed(0))  # update 0: soft, one picture
+    assert float(first["map_reconstruction"]) == 0.0 and float(first["straight_through"]) == 0.0
+    model.loss(batch, torch.Generator().manual_seed(0))  # from update 1 on: split
+    x = torch.cat([torch.randn(4, 6), torch.randn(4, 4)], dim=1)
+    decoder = model.decoder
+
+    def grads(key: str) -> tuple[bool, bool]:
+        decoder.zero_grad(set_to_none=True)
+        decoder.layers(x)[key].square().sum().backward()
+        where = any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.where.parameters())
+        sprite = any(p.grad is not None and p.grad.abs().sum() > 0 for p in decoder.sprite_net.parameters())
+        return where, sprite
+
+    assert grads("image") == (False, True)  # drawn at the modes: the sprites learn, the maps do not
+    assert grads("image_soft") == (True, False)  # drawn with the soft maps: only the maps learn
+    parts = decoder.layers(x)
+    flat = parts["where"].detach().flatten(2)
+    assert not torch.allclose(flat, torch.nn.functional.one_hot(flat.argmax(2), flat.shape[2]).float())
+    out = model.loss(batch, torch.Generator().manual_seed(0))
+    assert float(out["map_reconstruction"]) > 0.0 and float(out["straight_through"]) == 1.0
+    model.eval()
+    assert "image_soft" not in decoder.layers(x)  # eval: one picture, as before
+    with pytest.raises(ConfigError, match="where_straight_through_start"):
+        CCVAEConfig(decoder="sprite", where_split_gradients=True)

@@ -151,6 +151,19 @@ class CCVAEConfig:
     ``straight_through``), so the sprites stop compensating for spread maps (0: never). With spread
     maps a sprite learns a deblurred object, whose centre is dimmed to offset the mass its rim
     spreads inward: drawn at the map's mode it shows a dark centre (docs/methods/ccrig.md)."""
+    where_straight_through_mse: float = 0.0
+    """``sprite`` decoder: the straight-through switch also waits until the training batches' pixel
+    MSE of s_t (a running mean over about 50 updates) is below this, and then stays on (0: no wait).
+    Drawn as modes before the maps follow the bodies, a map that sits still costs little and z_t
+    can collapse (docs/methods/ccrig.md: one seed of two at a fixed quarter of the steps); the
+    MSE says whether the bodies are drawn where they are."""
+    where_split_gradients: bool = False
+    """``sprite`` decoder, once the straight-through switch is on: the sprites learn from the picture
+    drawn at the maps' modes (no gradient to the maps from it) and the maps, with z_t, from a second
+    picture drawn with the soft maps and the sprites held fixed, its likelihood added to the loss
+    (``map_reconstruction``), so the sprites stop compensating for spread maps while the maps keep
+    the softmax's true gradient. The plain straight-through switch lost z_t on two seeds of three
+    (docs/methods/ccrig.md)."""
     sprite_layers: int = 2
     """Bodies the ``sprite`` decoder draws, each a sprite with its own where-map: 2 for ColorPush
     (effector and object), 3 for ColorMultiPush; unused by the other decoders."""
@@ -254,6 +267,17 @@ class CCVAEConfig:
             raise ConfigError(
                 f"where_straight_through_start={self.where_straight_through_start!r}: expected an int >= 0"
             )
+        if self.where_split_gradients and not self.where_straight_through_start:
+            raise ConfigError(
+                "where_split_gradients needs where_straight_through_start > 0 (and decoder='sprite')"
+            )
+        mse = self.where_straight_through_mse
+        if not isinstance(mse, (int, float)) or not 0.0 <= mse < 1.0:
+            raise ConfigError(f"where_straight_through_mse={mse!r}: expected a number in [0, 1)")
+        if mse and (self.decoder != "sprite" or not self.where_straight_through_start):
+            raise ConfigError(
+                "where_straight_through_mse needs decoder='sprite' and where_straight_through_start > 0"
+            )
         if not isinstance(self.where_entropy_start, int) or self.where_entropy_start < 0:
             raise ConfigError(f"where_entropy_start={self.where_entropy_start!r}: expected an integer >= 0")
         if not isinstance(self.sprite_layers, int) or self.sprite_layers < 1:
@@ -313,6 +337,11 @@ class CCVAE(nn.Module):
         # training updates so far, for the beta ramp; a buffer, so checkpoints carry it
         self.num_updates: Tensor
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+        if config.where_straight_through_mse:  # the gated switch's state (only then: older checkpoints load)
+            self.mse_average: Tensor
+            self.straight_through_on: Tensor
+            self.register_buffer("mse_average", torch.ones(()))
+            self.register_buffer("straight_through_on", torch.zeros((), dtype=torch.bool))
 
     @property
     def device(self) -> torch.device:
@@ -420,6 +449,19 @@ class CCVAE(nn.Module):
         progress = ((self.num_updates.float() - start) / start).clamp(0.0, 1.0)
         return weight * progress
 
+    def _straight_through(self, start: int) -> bool | Tensor:
+        """Whether the sprite decoder draws its maps as modes in this update (a 0-d bool tensor, no
+        host sync): from update ``start`` on, and with ``where_straight_through_mse`` only once the
+        running pixel MSE has fallen below it, then for good."""
+        if not start:
+            return False
+        on = self.num_updates >= start
+        if not self.config.where_straight_through_mse:
+            return on
+        if self.training and torch.is_grad_enabled():
+            self.straight_through_on |= on & (self.mse_average < self.config.where_straight_through_mse)
+        return self.straight_through_on.clone()
+
     def loss(
         self, batch: Mapping[str, Images], generator: torch.Generator | None = None
     ) -> dict[str, Tensor]:
@@ -442,11 +484,15 @@ class CCVAE(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         where_entropy = torch.zeros((), device=z.device)
+        map_reconstruction = torch.zeros((), device=z.device)
         if isinstance(self.decoder, SpriteDecoder):
             start = self.config.where_straight_through_start
-            self.decoder.straight_through = self.num_updates >= start if start else False  # no host sync
+            self.decoder.straight_through = self._straight_through(start)
+            self.decoder.split_gradients = self.config.where_split_gradients
             parts = self.decoder.layers(torch.cat([z, z_c], dim=1))
             logits = torch.logit(parts["image"], eps=1e-6)  # (B, 3, H, W), as the decoder's forward
+            if "image_soft" in parts:  # split gradients: the maps learn from the soft picture
+                map_reconstruction = self._nll(torch.logit(parts["image_soft"], eps=1e-6), x)
             where = parts["where"].flatten(2)
             where_entropy = -(where * where.clamp_min(1e-12).log()).sum((1, 2)).mean()
         else:
@@ -460,17 +506,28 @@ class CCVAE(nn.Module):
         extra = {}
         if isinstance(self.decoder, SpriteDecoder):
             weight = self.where_entropy_weight()
-            loss = loss + weight * where_entropy
-            extra = {"where_entropy": where_entropy.detach(), "where_entropy_weight": weight}
+            loss = loss + weight * where_entropy + map_reconstruction
+            through = torch.as_tensor(
+                self.decoder.straight_through if self.training else False, device=loss.device
+            )
+            extra = {
+                "where_entropy": where_entropy.detach(),
+                "where_entropy_weight": weight,
+                "straight_through": through.float(),  # 1 while the maps are drawn as their modes
+                "map_reconstruction": map_reconstruction.detach(),
+            }
+        pixel_mse = (torch.sigmoid(logits.detach()) - x).square().mean()
         if self.training and torch.is_grad_enabled():
             self.num_updates += 1
+            if self.config.where_straight_through_mse:
+                self.mse_average.lerp_(pixel_mse, 0.02)
         return {
             "loss": loss,
             "reconstruction": reconstruction,
             "context_reconstruction": context_reconstruction,
             "kl": kl,
             "beta": beta,
-            "pixel_mse": (torch.sigmoid(logits.detach()) - x).square().mean(),
+            "pixel_mse": pixel_mse,
             "context_pixel_mse": (torch.sigmoid(context_logits.detach()) - context).square().mean(),
             **extra,
         }

@@ -306,6 +306,7 @@ class SpriteDecoder(nn.Module):
         self.background = nn.Parameter(torch.zeros(1, 3, image_size, image_size))
         self.mode = mode
         self.straight_through: bool | Tensor = False
+        self.split_gradients = False
 
     def sprites(self, z_c: Tensor) -> tuple[Tensor, Tensor]:
         """Colour (B, layers, 3, S, S) and coverage (B, layers, 1, S, S), in [0, 1], of z_c's sprites."""
@@ -319,19 +320,34 @@ class SpriteDecoder(nn.Module):
     def layers(self, x: Tensor) -> dict[str, Tensor]:
         """The parts of the picture: ``where`` (B, layers, H, W), each map summing to 1,
         ``coverage`` (B, layers, H, W) of each placed sprite, ``background`` (1, 3, H, W) and
-        ``image`` (B, 3, H, W), all in [0, 1]."""
+        ``image`` (B, 3, H, W), all in [0, 1]. With ``split_gradients`` set, in training with
+        ``straight_through`` on, also ``image_soft``: ``image`` is then drawn at the maps' modes
+        with no gradient to the maps (the sprites learn from it), ``image_soft`` with the soft
+        maps and the sprites held fixed (the maps learn from it), and ``where`` is the soft maps."""
         b, n, size = x.shape[0], self.num_layers, self.image_size
         logits = self.where(x[:, : self.state_dim]).flatten(2)  # (B, layers, H * W)
         soft = torch.softmax(logits, dim=2)
+        rgb, alpha = self.sprites(x[:, self.state_dim :])
         through = self.straight_through if self.training else False
+        if self.split_gradients and through is not False and bool(through):  # one host read per step
+            hard = F.one_hot(logits.argmax(2), size * size).to(logits.dtype)
+            drawn = self._draw(hard.view(b, n, size, size), rgb, alpha)
+            drawn["image_soft"] = self._draw(soft.view(b, n, size, size), rgb.detach(), alpha.detach())[
+                "image"
+            ]
+            drawn["where"] = soft.view(b, n, size, size)
+            return drawn
         if (self.mode and not self.training) or through is not False:
             hard = F.one_hot(logits.argmax(2), size * size).to(logits.dtype)  # each map's likeliest pixel
             # training: the hard map forward, the softmax's gradient backward (straight-through);
             # ``through`` may be a 0-d bool tensor on the device, so switching on needs no host sync
             soft = soft + (hard - soft).detach() * through if self.training else hard
-        where = soft.view(b, n, size, size)
-        rgb, alpha = self.sprites(x[:, self.state_dim :])
-        s = self.sprite_size
+        return self._draw(soft.view(b, n, size, size), rgb, alpha)
+
+    def _draw(self, where: Tensor, rgb: Tensor, alpha: Tensor) -> dict[str, Tensor]:
+        """The sprites (``rgb``, ``alpha``: B, layers, C, S, S) placed by the maps ``where``
+        (B, layers, H, W) over the background, front to back (see :meth:`layers`)."""
+        b, n, size, s = where.shape[0], self.num_layers, self.image_size, self.sprite_size
         placed = place(
             where.reshape(b * n, 1, size, size), torch.cat([rgb * alpha, alpha], dim=2).view(b * n, 4, s, s)
         ).view(b, n, 4, size, size)
