@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -747,6 +748,13 @@ class RIGTeam(SeedTeam[RIGAgent]):
             return TD3Seeds(first.policy_dim, 2, configs[0].td3, seeds=seeds, device=device)
 
         pixels = configs[0].observation == "pixels"
+        if pixels and device.type == "cpu":
+            print(
+                f"note: {len(configs)} pixel-baseline seeds together on the CPU: their grouped "
+                "convolutions ran at 0.65x the throughput of the same seeds one after another on one "
+                "thread (docs/speed.md); on a CPU, running the seeds in turn is faster",
+                file=sys.stderr,
+            )
         agents, stacked = agents_together(
             len(configs),
             lambda k, td3, counters: RIGAgent(configs[k], *spaces[k], device, td3, counters),
