@@ -752,7 +752,7 @@ class RIGTeam(SeedTeam[RIGAgent]):
             print(
                 f"note: {len(configs)} pixel-baseline seeds together on the CPU: their grouped "
                 "convolutions ran at 0.65x the throughput of the same seeds one after another on one "
-                "thread (docs/speed.md); on a CPU, running the seeds in turn is faster",
+                "thread (docs/speed.md; 3.60x on an H200); on a CPU, running the seeds in turn is faster",
                 file=sys.stderr,
             )
         agents, stacked = agents_together(
