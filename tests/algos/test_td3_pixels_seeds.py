@@ -119,8 +119,10 @@ def test_restored_pixel_learners_continue_bit_identically_and_bad_input_is_refus
         PixelTD3Seeds(d, 2, mlp_encoder, CONFIG, seeds=SEEDS)
 
 
-def test_stacked_conv_equals_each_trunk_on_its_own_images() -> None:
-    """Padding, a conv without bias and BatchNorm's running statistics, against K separate trunks."""
+@pytest.mark.parametrize("grouped", [True, False])
+def test_stacked_conv_equals_each_trunk_on_its_own_images(grouped: bool) -> None:
+    """Padding, a conv without bias and BatchNorm's running statistics, against K separate trunks,
+    as grouped convolutions (the GPU's way) and as K convolutions (the CPU's); gradients too."""
     from affordkit.algos.stacked import stack_buffers, stack_parameters, stacked_conv
 
     def trunk() -> nn.Sequential:
@@ -136,12 +138,18 @@ def test_stacked_conv_equals_each_trunk_on_its_own_images() -> None:
     trunks = [trunk() for _ in range(3)]
     params = {**stack_parameters(trunks, trainable=True), **stack_buffers(trunks)}
     x = torch.rand(3, 5, 3, 12, 12)  # (K, B, C, H, W)
-    out = stacked_conv(trunks[0], params, "", x.transpose(0, 1).reshape(5, 9, 12, 12), 3, training=True)
+    flat = x.transpose(0, 1).reshape(5, 9, 12, 12)
+    out = stacked_conv(trunks[0], params, "", flat, 3, training=True, grouped=grouped)
+    weights = torch.arange(out[0].numel()).view_as(out[0]).sin()  # each learner's loss weighs its outputs so
+    (out * weights).sum().backward()
     for k, net in enumerate(trunks):
-        torch.testing.assert_close(out[k], net(x[k]), rtol=1e-5, atol=1e-6)
+        alone = net(x[k])
+        torch.testing.assert_close(out[k], alone, rtol=1e-5, atol=1e-6)
+        (alone * weights).sum().backward()
+        torch.testing.assert_close(params["0.weight"].grad[k], net[0].weight.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(params["3.bias"].grad[k], net[3].bias.grad, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(params["1.running_mean"][k], net[1].running_mean)
         assert int(params["1.num_batches_tracked"][k]) == int(net[1].num_batches_tracked) == 1
     reflect = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), nn.Flatten())
-    flat = x.transpose(0, 1).reshape(5, 9, 12, 12)
     with pytest.raises(ConfigError, match="padding_mode"):
         stacked_conv(reflect, stack_parameters([reflect] * 3, trainable=False), "", flat, 3, training=False)

@@ -3,7 +3,9 @@ own conv encoder, heads, targets, Adam moments and noise generator, one batched 
 
 The K encoders run as grouped convolutions (``stacked.stacked_conv``): learner k's images occupy
 channel group k of one (B, K * 6, H, W) tensor, so every conv is one call for all learners, and
-each group sees only its own learner's images and weights. The rest is TD3's stacked update
+each group sees only its own learner's images and weights. On the CPU, where one grouped
+convolution was slower than K plain ones, each conv is K calls on the channel blocks instead
+(``conv_grouped``). The rest is TD3's stacked update
 (``td3_seeds.TD3Seeds.td3_step``) on the encoders' features, with the encoders in the critic
 optimiser and in Polyak averaging, and the actor reading the features detached, as ``PixelTD3``.
 ``PixelTD3Seeds(seeds=[s_1, ..., s_K])`` computes what K ``PixelTD3(seed=s_k)`` compute on the same
@@ -57,6 +59,9 @@ class PixelTD3Seeds(TD3Seeds):
                 f"PixelTD3Seeds stacks ImageGoalEncoder encoders; encoder() made a {type(layout).__name__}"
             )
         self.encoder_layout = layout
+        self.conv_grouped: bool | None = None
+        """The encoders' convs as grouped convolutions (True) or K convolutions (False); None:
+        grouped on a GPU, K on the CPU (``stacked.stacked_conv``)."""
         self.actor_layers = singles[0].actor
         self.critic_layers = singles[0].critic
         encoders = [s.encoder for s in singles]
@@ -80,8 +85,9 @@ class PixelTD3Seeds(TD3Seeds):
         images = self.encoder_layout.images(obs.transpose(0, 1).reshape(b * k, d))  # (B K, 6, s, s)
         x = images.view(b, k * images.shape[1], *images.shape[2:])
         return stacked_conv(
-            self.encoder_layout.conv.net, params, "conv.net.", x, k, self.encoder_layout.training
-        )
+            self.encoder_layout.conv.net, params, "conv.net.", x, k, self.encoder_layout.training,
+            grouped=self.conv_grouped,
+        )  # fmt: skip
 
     @torch.no_grad()
     def act(self, obs: Tensor) -> Tensor:
