@@ -63,6 +63,7 @@ from affordkit.envs import make_vector_env
 from affordkit.envs.detect import ObjectDetections, detect_objects
 from affordkit.generative import CCVAE, BetaVAE, CCVAEConfig, FitConfig, VAEConfig, fit, split_indices
 from affordkit.generative.cc_vae import STATE_INPUT
+from affordkit.generative.fit import fit_best_of
 from affordkit.logging import image_grid, save_png
 from affordkit.methods import rig
 from affordkit.networks.conv import to_uint8_images
@@ -546,9 +547,22 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
             flush=True,
         )
 
-    def train_model(name: str, model: torch.nn.Module, data: Any) -> dict[str, Any]:
+    def train_model(
+        name: str, model: torch.nn.Module, data: Any, candidates: Callable[[int], CCVAE] | None = None
+    ) -> dict[str, Any]:
+        """Fit ``model``; with ``candidates`` (a maker of models by index) instead the best of
+        ``--sprite-candidates`` of them after ``--sprite-trial-steps`` (``fit_best_of``), trained on
+        in place of ``model``, whose parameters it then takes."""
         start = time.monotonic()
-        summary = fit(model, data, fit_config(args, seed), progress=False)
+        if candidates is None:
+            summary = fit(model, data, fit_config(args, seed), progress=False)
+        else:
+            best, summary = fit_best_of(
+                candidates, data, fit_config(args, seed), args.sprite_candidates, args.sprite_trial_steps,
+                progress=False,
+            )  # fmt: skip
+            model.load_state_dict(best.state_dict())
+            model.train(False)
         seconds = time.monotonic() - start
         losses = [row["vae/loss"] for row in summary["history"] if "vae/loss" in row]  # every 100 steps
         info = {
@@ -562,6 +576,9 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
                 for row in summary["history"]
             ],
         }
+        if "candidates" in summary:
+            info["candidates_heldout_loss"] = [c["loss"] for c in summary["candidates"]]
+            info["chosen_candidate"] = summary["chosen"]
         out["models"][name] = info
         print(f"seed {seed}: {name} trained in {seconds:.0f} s; held-out {summary['heldout']}", flush=True)
         info["train_indices"] = summary["train_indices"]
@@ -593,7 +610,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
         del ccvae0
 
     def broadcast_variant(
-        key: str, config: CCVAEConfig, swap: bool = False, model: CCVAE | None = None
+        key: str, config: CCVAEConfig, swap: bool = False, model: CCVAE | None = None, best_of: bool = False
     ) -> CCVAE:
         """A dropout-0 broadcast CC-VAE: trained (or ``model``, trained before, measured again),
         then its goals from N(0, I) (``key``) and from its training pairs' codes (``key_data``)."""
@@ -601,7 +618,13 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
             torch.manual_seed(seed)
             model = CCVAE(config)
             data = pairs | {STATE_INPUT: pairs["swapped"]} if swap else pairs
-            info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"})
+
+            def candidate(i: int) -> CCVAE:  # candidate 0 starts as the lone fit would
+                torch.manual_seed(seed + 1000 * i)
+                return CCVAE(config)
+
+            maker = candidate if best_of else None
+            info = train_model(key, model, {k: v for k, v in data.items() if k != "swapped"}, maker)
             trained_on[id(model)] = info.pop("train_indices")
         else:
             info = out["models"][key] = {"same model as": next(k for k, v in models.items() if v is model)}
@@ -636,7 +659,9 @@ def one_seed(args: argparse.Namespace, seed: int) -> tuple[dict[str, Any], dict[
     if args.full_broadcast:
         broadcast_variant("ccvae_full", full_config(args), swap=True)
     if args.sprite:
-        sprite = broadcast_variant("ccvae_sprite", sprite_config(args), swap=True)
+        sprite = broadcast_variant(
+            "ccvae_sprite", sprite_config(args), swap=True, best_of=args.sprite_candidates > 1
+        )
         sprite.decoder.mode = True  # the same model, each where-map reduced to its mode
         broadcast_variant("ccvae_sprite_mode", sprite_config(args), swap=True, model=sprite)
         sprites_picture(sprite, heldout.context[cols], args.out, seed)
@@ -1038,6 +1063,16 @@ def report(
         "Maps as modes from: the first logged step (every 100) at which the sprite decoder drew its "
         "where-maps as their modes in training (straight-through); '-' never or not a sprite decoder.",
     ]
+    for r in per_seed:
+        for name, m in r["models"].items():
+            if "candidates_heldout_loss" in m:
+                losses = ", ".join(f"{x:.1f}" for x in m["candidates_heldout_loss"])
+                lines.append(
+                    f"\nSeed {r['seed']}, {name}: best of {len(m['candidates_heldout_loss'])} starts "
+                    f"(`fit_best_of`: initialisation seed + 1000 i), held-out losses after "
+                    f"{args.sprite_trial_steps} steps {losses}; start {m['chosen_candidate']} kept and "
+                    "trained on (its seconds above include every start)."
+                )
     picture_keys = [k for k in PICTURE_KEYS if k in keys]
     lines += [
         "",
@@ -1099,6 +1134,8 @@ def rewrite_report(out: str) -> None:
             (settings.get("ccvae_sprite") or {}).get("where_straight_through_mse", 0.0)
         ),
         sprite_fixed=int((settings.get("ccvae_sprite") or {}).get("sprite_fixed", 0)),
+        sprite_candidates=int(settings.get("sprite_candidates", 1)),
+        sprite_trial_steps=int(settings.get("sprite_trial_steps", 1000)),
         out=out,
     )
     markdown = report(args, payload["per_seed"], payload["wall_clock_seconds"], payload["provenance"])
@@ -1233,6 +1270,14 @@ def main() -> None:
         help="once straight-through: sprites learn from the mode-drawn picture, maps from the soft one",
     )
     parser.add_argument(
+        "--sprite-candidates",
+        type=int,
+        default=1,
+        help="the --sprite model: start this many (initialisations seed + 1000 i) and keep the one with the "
+        "lowest held-out loss after --sprite-trial-steps (1: one fit)",
+    )
+    parser.add_argument("--sprite-trial-steps", type=int, default=1000, help="see --sprite-candidates")
+    parser.add_argument(
         "--sprite-fixed",
         type=int,
         default=0,
@@ -1286,6 +1331,8 @@ def main() -> None:
             "max_random_steps": MAX_RANDOM_STEPS,
             "heldout_contexts": args.contexts,
             "fit": dataclasses.asdict(fit_config(args, 0)) | {"seed": "the run's seed"},
+            "sprite_candidates": args.sprite_candidates,
+            "sprite_trial_steps": args.sprite_trial_steps,
             "ccvae": None if args.skip_dropout05 else dataclasses.asdict(ccvae_config(args, 0.5)),
             "ccvae_dropout0": None if args.skip_dropout0 else dataclasses.asdict(ccvae_config(args, 0.0)),
             "ccvae_broadcast": (

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from affordkit.errors import ConfigError
 from affordkit.generative import BetaVAE, FitConfig, VAEConfig, fit, split_indices
+from affordkit.generative.fit import fit_best_of
 from affordkit.logging import RunLogger
 
 
@@ -177,3 +178,41 @@ def test_cosine_schedule_runs_from_lr_to_its_final_fraction() -> None:
 def test_bad_schedule_is_a_config_error(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         tiny_config(**bad)
+
+
+def test_best_of_keeps_the_lowest_heldout_loss_and_trains_it_on(tmp_path: Path) -> None:
+    data = blobs(48)
+    config = tiny_config(num_steps=12, eval_interval=0, lr_schedule="cosine")
+
+    def make(i: int) -> BetaVAE:
+        model = vae(seed=i)
+        if i == 1:  # a hopeless start: every weight at zero, so no gradient reaches the inner layers
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.zero_()
+        return model
+
+    with RunLogger(tmp_path, method="test", env="blobs", seed=0, tensorboard=False) as logger:
+        model, out = fit_best_of(
+            make, data, config, candidates=3, trial_steps=4, logger=logger, progress=False
+        )
+    losses = [c["loss"] for c in out["candidates"]]
+    assert len(losses) == 3 and out["chosen"] == int(np.argmin(losses)) != 1
+    assert out["num_steps"] == 12 and [r["step"] for r in out["history"] if "vae/loss" in r] == [4, 8, 12]
+    with open(tmp_path / "metrics.csv") as f:
+        assert [r["step"] for r in csv.DictReader(f) if r["vae/loss"]] == ["4", "8", "12"]
+    # the same as training the chosen start by hand: its trial at a constant lr, then the rest
+    again = make(out["chosen"])
+    fit(again, data, tiny_config(num_steps=4, eval_interval=0), progress=False)
+    fit(again, data, tiny_config(num_steps=8, eval_interval=0, lr_schedule="cosine"), progress=False)
+    for (name, a), b in zip(model.named_parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("bad", [dict(candidates=0), dict(trial_steps=0), dict(trial_steps=12)])
+def test_best_of_refuses_bad_arguments(bad: dict[str, int]) -> None:
+    args = dict(candidates=2, trial_steps=4) | bad
+    with pytest.raises(ConfigError):
+        fit_best_of(vae, blobs(16), tiny_config(), progress=False, **args)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="held-out"):
+        fit_best_of(vae, blobs(16), tiny_config(heldout_fraction=0.0), candidates=2, trial_steps=4)
