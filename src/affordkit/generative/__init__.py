@@ -2,7 +2,7 @@
 PixelCNN later), their goal priors, and the one fit loop they share."""
 
 from affordkit.generative.cc_vae import CCVAE, CCVAEConfig
-from affordkit.generative.fit import FitConfig, Fittable, HasMedia, fit, split_indices
+from affordkit.generative.fit import FitConfig, Fittable, HasMedia, fit, fit_best_of, split_indices
 from affordkit.generative.priors import (
     EmpiricalPrior,
     GaussianPrior,
@@ -25,6 +25,7 @@ __all__ = [
     "HasMedia",
     "VAEConfig",
     "fit",
+    "fit_best_of",
     "fitted_prior",
     "prior_from_state_dict",
     "split_indices",
