@@ -135,8 +135,9 @@ def test_a_seed_folder_evaluates_as_a_run_of_its_own(tmp_path: Path) -> None:
 def test_pixel_baseline_seeds_together_equal_runs_of_each_seed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The pixel baseline's K conv encoders train as grouped convs (algos/td3_pixels_seeds.py); each
-    seed's learner, counters and final numbers equal its run alone, to float rounding."""
+    """The pixel baseline's K conv encoders train together (algos/td3_pixels_seeds.py: one after
+    another on the CPU); each seed's learner, counters and final numbers equal its run alone, to
+    float rounding."""
     settings = {"observation": "pixels", "env_steps": 400, "eval_every": 400, "checkpoint_every": 400}
     together = rig.run(smoke(tmp_path / "together", seed=1, seeds=2, **settings), progress=False).parent
     assert "running the seeds in turn is faster" in capsys.readouterr().err  # on the CPU, said once

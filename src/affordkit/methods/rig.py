@@ -750,9 +750,9 @@ class RIGTeam(SeedTeam[RIGAgent]):
         pixels = configs[0].observation == "pixels"
         if pixels and device.type == "cpu":
             print(
-                f"note: {len(configs)} pixel-baseline seeds together on the CPU: their grouped "
-                "convolutions ran at 0.65x the throughput of the same seeds one after another on one "
-                "thread (docs/speed.md; 3.60x on an H200); on a CPU, running the seeds in turn is faster",
+                f"note: {len(configs)} pixel-baseline seeds together on the CPU ran at 0.73x the "
+                "throughput of the same seeds one after another on one thread (docs/speed.md; 3.60x "
+                "on an H200); on a CPU, running the seeds in turn is faster",
                 file=sys.stderr,
             )
         agents, stacked = agents_together(
