@@ -370,9 +370,10 @@ def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
     """The state decoder drawing the object from z_c as a sprite placed by z_t
     (:class:`~affordkit.networks.conv.SpriteDecoder`), outline pixels weighted
     ``--sprite-outline-weight`` (0: unweighted), the where-maps' entropy weighted
-    ``--sprite-entropy-weight`` over the second half of training, ramped in until the last step
-    (0: none), each map drawn as its mode from half-way with ``--sprite-straight-through`` (from
-    another fraction of the steps with ``--sprite-straight-through-from``). Its goals
+    ``--sprite-entropy-weight`` (0: none), ramped in from ``--sprite-entropy-from`` of the steps
+    (0.5: half-way) to twice that (until the last step by default), each map drawn as its mode
+    from half-way with ``--sprite-straight-through`` (from another fraction of the steps with
+    ``--sprite-straight-through-from``). Its goals
     are measured twice: as trained (``ccvae_sprite``) and decoding each map's
     mode alone (``ccvae_sprite_mode``)."""
     return swapped_config(
@@ -380,7 +381,11 @@ def sprite_config(args: argparse.Namespace) -> CCVAEConfig:
         "sprite",
         outline_weight=getattr(args, "sprite_outline_weight", 0.0),
         where_entropy_weight=getattr(args, "sprite_entropy_weight", 0.0),
-        where_entropy_start=args.steps // 2 if getattr(args, "sprite_entropy_weight", 0.0) else 0,
+        where_entropy_start=(
+            max(1, int(args.steps * getattr(args, "sprite_entropy_from", 0.5)))
+            if getattr(args, "sprite_entropy_weight", 0.0)
+            else 0
+        ),
         where_straight_through_start=int(args.steps * getattr(args, "sprite_straight_through_from", 0.0)),
         where_straight_through_mse=getattr(args, "sprite_straight_through_mse", 0.0),
         where_split_gradients=getattr(args, "sprite_split_gradients", False),
@@ -1134,6 +1139,9 @@ def rewrite_report(out: str) -> None:
             (settings.get("ccvae_sprite") or {}).get("where_straight_through_mse", 0.0)
         ),
         sprite_fixed=int((settings.get("ccvae_sprite") or {}).get("sprite_fixed", 0)),
+        sprite_entropy_from=int((settings.get("ccvae_sprite") or {}).get("where_entropy_start", 0) or 0)
+        / settings["fit"]["num_steps"]
+        or 0.5,
         sprite_candidates=int(settings.get("sprite_candidates", 1)),
         sprite_trial_steps=int(settings.get("sprite_trial_steps", 1000)),
         out=out,
@@ -1243,6 +1251,12 @@ def main() -> None:
         type=float,
         default=0.0,
         help="the --sprite model's where-map entropy weight, ramped in over the second half (0: none)",
+    )
+    parser.add_argument(
+        "--sprite-entropy-from",
+        type=float,
+        default=0.5,
+        help="the entropy weight's ramp starts at this fraction of the steps and ends at twice it",
     )
     parser.add_argument(
         "--sprite-straight-through",
