@@ -291,11 +291,13 @@ def fit_best_of(
     ``config.lr``, on the same held-out split and batch order; the one with the lowest held-out
     ``loss`` then trains ``config.num_steps - trial_steps`` more steps with ``config``'s schedule
     (a fresh Adam), so it sees ``num_steps`` in all and the run costs ``(candidates - 1) *
-    trial_steps`` steps more than ``fit``. A fit that falls into a poor start early (on ColorPush the
-    sprite CC-VAE, one seed in five here, with z_t unused from a few hundred steps on) shows it in
-    its held-out loss. Returns the chosen model (in eval mode) and ``fit``'s summary of it, whose
-    ``history`` runs through both phases (steps counted from the trial's start), with
-    ``candidates`` (each one's held-out means after its trial) and ``chosen`` (its index)."""
+    trial_steps`` steps more than ``fit``. Meant for fits that fall into a poor start early and show
+    it in their held-out loss (the sprite CC-VAE on ColorPush lost z_t within a few hundred steps on
+    two seeds of five); it does not catch a failure the early loss cannot see (on tuning seed 103 it
+    kept a start that ended with a pale-ring sprite: docs/methods/ccrig.md). Returns the chosen
+    model (in eval mode) and ``fit``'s summary of it, whose ``history`` runs through both phases
+    (steps counted from the trial's start), with ``candidates`` (each one's held-out means after
+    its trial) and ``chosen`` (its index)."""
     if not isinstance(candidates, int) or candidates < 1:
         raise ConfigError(f"candidates={candidates!r}: expected a positive integer")
     if config.num_epochs is not None or not 0 < trial_steps < config.num_steps:
@@ -317,8 +319,8 @@ def fit_best_of(
             best = (loss, i, model, summary)
     assert best is not None
     _, chosen, model, first = best
-    for row in first["history"]:
-        if logger is not None:
+    if logger is not None:
+        for row in first["history"]:
             logger.log(int(row["step"]), {k: v for k, v in row.items() if k != "step"})
     later = None if logger is None else _Offset(logger, trial_steps)
     remaining = replace(config, num_steps=config.num_steps - trial_steps)
